@@ -1,0 +1,1 @@
+//! Timestamps. (Stub: being written.)
