@@ -117,7 +117,7 @@ impl fmt::Display for TrackError {
             TrackError::InvalidOption { option, reason } => write!(f, "options.{option}: {reason}"),
             TrackError::MissingApiKey => write!(
                 f,
-                "apiKey: no API key given; pass { apiKey }, or { proxy: true } when apiBase is your own proxy that adds the key"
+                "apiKey: no API key given; pass {{ apiKey }}, or {{ proxy: true }} when apiBase is your own proxy that adds the key"
             ),
             TrackError::TrackerClosed => write!(f, "tracker: closed; create a new Tracker"),
             TrackError::UnsupportedDeliveryType { value } => write!(
