@@ -1,1 +1,217 @@
-//! (being written)
+//! Tracker options: defaults, ranges and the checks that make a configuration usable.
+//!
+//! The bindings read each option from the JS object and hand it over typed (a number as `f64`, a string as
+//! `&str`); every rule about what is acceptable lives here, so it is the same in every runtime and tested
+//! natively.
+
+use crate::core::error::TrackError;
+
+/// The service's public address (`AICM_API_BASE` upstream).
+pub const DEFAULT_API_BASE: &str = "https://aicostmanager.com";
+/// The API prefix (`AICM_API_URL` upstream).
+pub const DEFAULT_API_URL: &str = "/api/v1";
+/// Most records one `trackBatch()` call accepts (it is sent in requests of at most `maxBatchSize`).
+pub const MAX_TRACK_BATCH_RECORDS: usize = 10_000;
+
+/// A validated tracker configuration. Build it with [`TrackerConfig::default`], the `set_*` methods, then
+/// [`TrackerConfig::finish`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackerConfig {
+    pub api_key: Option<String>,
+    /// `apiBase` is the user's own proxy, which adds the key: no key required.
+    pub proxy: bool,
+    pub api_base: String,
+    pub api_url: String,
+    pub timeout_ms: u64,
+    pub max_attempts: u32,
+    pub retry_base_delay_ms: u64,
+    pub retry_max_delay_ms: u64,
+    pub max_retry_after_ms: u64,
+    pub max_batch_size: usize,
+    pub max_batch_bytes: usize,
+    pub max_record_bytes: usize,
+}
+
+impl Default for TrackerConfig {
+    fn default() -> Self {
+        TrackerConfig {
+            api_key: None,
+            proxy: false,
+            api_base: DEFAULT_API_BASE.to_owned(),
+            api_url: DEFAULT_API_URL.to_owned(),
+            timeout_ms: 10_000,
+            max_attempts: 3,
+            retry_base_delay_ms: 500,
+            retry_max_delay_ms: 30_000,
+            max_retry_after_ms: 60_000,
+            max_batch_size: 1000,
+            max_batch_bytes: 4 * 1024 * 1024,
+            max_record_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// The numeric options: JS name, smallest and largest accepted value.
+pub const NUMERIC_OPTIONS: &[(&str, u64, u64)] = &[
+    ("timeoutMs", 1, 600_000),
+    ("maxAttempts", 1, 10),
+    ("retryBaseDelayMs", 0, 3_600_000),
+    ("retryMaxDelayMs", 0, 3_600_000),
+    ("maxRetryAfterMs", 0, 3_600_000),
+    ("maxBatchSize", 1, 1000),
+    ("maxBatchBytes", 1024, 64 * 1024 * 1024),
+    ("maxRecordBytes", 64, 64 * 1024 * 1024),
+];
+
+/// The delivery types this build accepts.
+pub const DELIVERY_TYPES: &[&str] = &["immediate"];
+
+fn invalid(option: &str, reason: impl Into<String>) -> TrackError {
+    TrackError::InvalidOption { option: option.to_owned(), reason: reason.into() }
+}
+
+impl TrackerConfig {
+    /// Sets a numeric option by its JS name. Fails for an unknown name, a non-integer or an out-of-range value.
+    pub fn set_number(&mut self, option: &str, value: f64) -> Result<(), TrackError> {
+        let Some(&(_, min, max)) = NUMERIC_OPTIONS.iter().find(|(name, _, _)| *name == option) else {
+            return Err(invalid(option, "is not a numeric option"));
+        };
+        if !value.is_finite() || value.fract() != 0.0 || value < min as f64 || value > max as f64 {
+            return Err(invalid(option, format!("must be an integer from {min} to {max}, got {value}")));
+        }
+        let n = value as u64;
+        match option {
+            "timeoutMs" => self.timeout_ms = n,
+            "maxAttempts" => self.max_attempts = n as u32,
+            "retryBaseDelayMs" => self.retry_base_delay_ms = n,
+            "retryMaxDelayMs" => self.retry_max_delay_ms = n,
+            "maxRetryAfterMs" => self.max_retry_after_ms = n,
+            "maxBatchSize" => self.max_batch_size = n as usize,
+            "maxBatchBytes" => self.max_batch_bytes = n as usize,
+            _ => self.max_record_bytes = n as usize,
+        }
+        Ok(())
+    }
+
+    /// Sets the API key. An empty key is refused (it would be sent as `Bearer `).
+    pub fn set_api_key(&mut self, key: &str) -> Result<(), TrackError> {
+        if key.trim().is_empty() {
+            return Err(invalid("apiKey", "must be a non-empty string"));
+        }
+        self.api_key = Some(key.to_owned());
+        Ok(())
+    }
+
+    /// Sets `apiBase`: an `http://` or `https://` URL, or, for a proxy, a same-origin path starting with `/`.
+    pub fn set_api_base(&mut self, base: &str) -> Result<(), TrackError> {
+        let base = base.trim();
+        let absolute = base.starts_with("https://") || base.starts_with("http://");
+        if !absolute && !base.starts_with('/') && !base.is_empty() {
+            return Err(invalid("apiBase", format!("must start with https:// or http://, got {base:?}")));
+        }
+        self.api_base = base.to_owned();
+        Ok(())
+    }
+
+    /// Sets `apiUrl`, the path prefix before `/track` (`""` or starting with `/`).
+    pub fn set_api_url(&mut self, url: &str) -> Result<(), TrackError> {
+        let url = url.trim();
+        if !url.is_empty() && !url.starts_with('/') {
+            return Err(invalid("apiUrl", format!("must be empty or start with /, got {url:?}")));
+        }
+        self.api_url = url.to_owned();
+        Ok(())
+    }
+
+    /// Checks `deliveryType`.
+    pub fn check_delivery_type(value: &str) -> Result<(), TrackError> {
+        if DELIVERY_TYPES.contains(&value) {
+            Ok(())
+        } else {
+            Err(TrackError::UnsupportedDeliveryType { value: value.to_owned() })
+        }
+    }
+
+    /// Final checks across options: a key unless `proxy`, and a relative `apiBase` only with `proxy`.
+    pub fn finish(self) -> Result<TrackerConfig, TrackError> {
+        if self.api_key.is_none() && !self.proxy {
+            return Err(TrackError::MissingApiKey);
+        }
+        let absolute = self.api_base.starts_with("https://") || self.api_base.starts_with("http://");
+        if !absolute && !self.proxy {
+            return Err(invalid("apiBase", "a relative apiBase needs { proxy: true }"));
+        }
+        if self.max_record_bytes > self.max_batch_bytes {
+            return Err(invalid("maxRecordBytes", "must not exceed maxBatchBytes"));
+        }
+        Ok(self)
+    }
+
+    /// `{apiBase}{apiUrl}/track`, without doubled slashes, as upstream builds it.
+    pub fn track_url(&self) -> String {
+        format!("{}{}/track", self.api_base.trim_end_matches('/'), self.api_url.trim_end_matches('/'))
+    }
+
+    /// The `Authorization` header value, when there is a key.
+    pub fn authorization(&self) -> Option<String> {
+        self.api_key.as_ref().map(|k| format!("Bearer {k}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_key() -> TrackerConfig {
+        let mut c = TrackerConfig::default();
+        c.api_key = Some("k".to_owned());
+        c
+    }
+
+    #[test]
+    fn default_url_matches_upstream() {
+        assert_eq!(with_key().track_url(), "https://aicostmanager.com/api/v1/track");
+        let mut c = with_key();
+        c.set_api_base("http://127.0.0.1:8890/").and_then(|_| c.set_api_url("/api/v1/")).ok();
+        assert_eq!(c.track_url(), "http://127.0.0.1:8890/api/v1/track");
+    }
+
+    #[test]
+    fn a_key_is_required_unless_proxy() {
+        assert_eq!(TrackerConfig::default().finish(), Err(TrackError::MissingApiKey));
+        let mut c = TrackerConfig::default();
+        c.proxy = true;
+        assert!(c.set_api_base("/api/aicm").is_ok());
+        let c = c.finish();
+        assert_eq!(c.as_ref().map(|c| c.track_url()), Ok("/api/aicm/api/v1/track".to_owned()));
+        assert_eq!(c.map(|c| c.authorization()), Ok(None));
+        assert_eq!(with_key().authorization(), Some("Bearer k".to_owned()));
+    }
+
+    #[test]
+    fn numeric_options_are_range_checked() {
+        let mut c = with_key();
+        assert!(c.set_number("timeoutMs", 2500.0).is_ok());
+        assert_eq!(c.timeout_ms, 2500);
+        for (name, bad) in [("timeoutMs", 0.0), ("maxAttempts", 11.0), ("maxBatchSize", 1001.0), ("maxAttempts", 1.5), ("timeoutMs", f64::NAN)] {
+            let err = c.set_number(name, bad);
+            assert_eq!(err.as_ref().map_err(|e| e.code()), Err("E_INVALID_OPTION"), "{name}={bad}");
+        }
+        assert!(c.set_number("nope", 1.0).is_err());
+    }
+
+    #[test]
+    fn urls_and_delivery_types_are_checked() {
+        let mut c = with_key();
+        assert!(c.set_api_base("ftp://x").is_err());
+        assert!(c.set_api_url("api").is_err());
+        assert!(TrackerConfig::check_delivery_type("immediate").is_ok());
+        assert_eq!(
+            TrackerConfig::check_delivery_type("persistent_queue").map_err(|e| e.code()),
+            Err("E_UNSUPPORTED_DELIVERY_TYPE")
+        );
+        let mut relative = with_key();
+        assert!(relative.set_api_base("/x").is_ok());
+        assert!(relative.finish().is_err());
+    }
+}
