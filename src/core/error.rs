@@ -39,6 +39,8 @@ pub enum TrackError {
     RecordTooLarge { response_id: String, bytes: usize, max_bytes: usize },
     /// More records in one call than `max` allow.
     BatchTooLarge { count: usize, max: usize },
+    /// `trackBatch` was given something other than an array of records.
+    InvalidBatch { found: String },
     /// Record number `index` of a batch is malformed.
     InvalidRecord { index: usize, reason: String },
     /// A tracker option has the wrong type or an out-of-range value.
@@ -67,6 +69,7 @@ impl TrackError {
             TrackError::InvalidContext { .. } => "E_INVALID_CONTEXT",
             TrackError::RecordTooLarge { .. } => "E_RECORD_TOO_LARGE",
             TrackError::BatchTooLarge { .. } => "E_BATCH_TOO_LARGE",
+            TrackError::InvalidBatch { .. } => "E_INVALID_BATCH",
             TrackError::InvalidRecord { .. } => "E_INVALID_RECORD",
             TrackError::InvalidOption { .. } => "E_INVALID_OPTION",
             TrackError::MissingApiKey => "E_MISSING_API_KEY",
@@ -78,7 +81,7 @@ impl TrackError {
     /// The same error for record number `index` of a batch, so the message says which record failed.
     pub fn in_batch(self, index: usize) -> TrackError {
         match self {
-            TrackError::InvalidRecord { .. } | TrackError::BatchTooLarge { .. } => self,
+            TrackError::InvalidRecord { .. } | TrackError::BatchTooLarge { .. } | TrackError::InvalidBatch { .. } => self,
             other => TrackError::InvalidRecord { index, reason: format!("{} ({})", other, other.code()) },
         }
     }
@@ -113,6 +116,7 @@ impl fmt::Display for TrackError {
             TrackError::BatchTooLarge { count, max } => {
                 write!(f, "records: {count} records in one call exceed maxBatchSize ({max})")
             }
+            TrackError::InvalidBatch { found } => write!(f, "records: expected an array of records, got {found}"),
             TrackError::InvalidRecord { index, reason } => write!(f, "records[{index}]: {reason}"),
             TrackError::InvalidOption { option, reason } => write!(f, "options.{option}: {reason}"),
             TrackError::MissingApiKey => write!(

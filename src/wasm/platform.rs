@@ -1,0 +1,65 @@
+//! The host's clock, timers and entropy. Touched only inside calls, never at module scope (Workers forbid
+//! random values and timers there).
+
+use js_sys::{Function, Promise};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = setTimeout)]
+    pub fn set_timeout(handler: &Function, ms: f64) -> JsValue;
+    /// `setTimeout(handler, ms, arg)`: calls `handler(arg)`.
+    #[wasm_bindgen(js_name = setTimeout)]
+    pub fn set_timeout_with_arg(handler: &Function, ms: f64, arg: &JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = clearTimeout)]
+    pub fn clear_timeout(handle: &JsValue);
+    #[wasm_bindgen(js_namespace = crypto, js_name = getRandomValues, catch)]
+    fn get_random_values(buf: &mut [u8]) -> Result<JsValue, JsValue>;
+}
+
+/// Now, in epoch milliseconds.
+pub fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+/// Resolves after `ms` milliseconds (via `setTimeout`, inside the caller's request or page lifetime).
+pub async fn sleep(ms: f64) {
+    let promise = Promise::new(&mut |resolve, _reject| {
+        set_timeout(&resolve, ms.max(0.0));
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
+/// A buffer of random bytes refilled 256 at a time from `crypto.getRandomValues`, so that each record does
+/// not cross into JavaScript for its id.
+#[derive(Default)]
+pub struct Entropy {
+    pool: Vec<u8>,
+}
+
+const POOL_BYTES: usize = 256;
+
+impl Entropy {
+    /// `N` random bytes. Falls back to `Math.random` only where `crypto.getRandomValues` is missing.
+    pub fn take<const N: usize>(&mut self) -> [u8; N] {
+        if self.pool.len() < N {
+            self.refill();
+        }
+        let mut out = [0u8; N];
+        for slot in out.iter_mut() {
+            *slot = self.pool.pop().unwrap_or_else(|| (js_sys::Math::random() * 256.0) as u8);
+        }
+        out
+    }
+
+    fn refill(&mut self) {
+        let mut fresh = vec![0u8; POOL_BYTES];
+        if get_random_values(&mut fresh).is_err() {
+            for byte in fresh.iter_mut() {
+                *byte = (js_sys::Math::random() * 256.0) as u8;
+            }
+        }
+        self.pool.extend_from_slice(&fresh);
+    }
+}
