@@ -63,7 +63,7 @@ fn walk(value: Value, fields: &[String], anonymizer: &mut Option<&mut dyn Anonym
             entries
                 .into_iter()
                 .map(|(key, child)| {
-                    let replaced = if fields.iter().any(|f| *f == key) {
+                    let replaced = if fields.contains(&key) {
                         replace(&key, &child, anonymizer)
                     } else {
                         walk(child, fields, anonymizer)

@@ -163,9 +163,7 @@ mod tests {
     use super::*;
 
     fn with_key() -> TrackerConfig {
-        let mut c = TrackerConfig::default();
-        c.api_key = Some("k".to_owned());
-        c
+        TrackerConfig { api_key: Some("k".to_owned()), ..TrackerConfig::default() }
     }
 
     #[test]
@@ -179,8 +177,7 @@ mod tests {
     #[test]
     fn a_key_is_required_unless_proxy() {
         assert_eq!(TrackerConfig::default().finish(), Err(TrackError::MissingApiKey));
-        let mut c = TrackerConfig::default();
-        c.proxy = true;
+        let mut c = TrackerConfig { proxy: true, ..TrackerConfig::default() };
         assert!(c.set_api_base("/api/aicm").is_ok());
         let c = c.finish();
         assert_eq!(c.as_ref().map(|c| c.track_url()), Ok("/api/aicm/api/v1/track".to_owned()));

@@ -26,9 +26,9 @@ pub fn parse_iso8601(s: &str) -> Result<i64, String> {
     let mut cur = Cursor { bytes: s.as_bytes(), pos: 0 };
 
     let year = cur.digits(4).ok_or_else(|| fail("expected a 4-digit year at the start (like 2025-01-15T10:30:00Z)".into()))?;
-    cur.expect(b'-').ok_or_else(|| fail("expected '-' after the year".into()))?;
+    cur.eat(b'-').ok_or_else(|| fail("expected '-' after the year".into()))?;
     let month = cur.digits(2).ok_or_else(|| fail("expected a 2-digit month after the year".into()))?;
-    cur.expect(b'-').ok_or_else(|| fail("expected '-' after the month".into()))?;
+    cur.eat(b'-').ok_or_else(|| fail("expected '-' after the month".into()))?;
     let day = cur.digits(2).ok_or_else(|| fail("expected a 2-digit day after the month".into()))?;
     check_date(year, month, day).map_err(fail)?;
 
@@ -42,7 +42,7 @@ pub fn parse_iso8601(s: &str) -> Result<i64, String> {
         Some(_) => return Err(fail("expected 'T' or a space between the date and the time".into())),
     }
     let hour = cur.digits(2).ok_or_else(|| fail("expected a 2-digit hour after the date".into()))?;
-    cur.expect(b':').ok_or_else(|| fail("expected ':' after the hour".into()))?;
+    cur.eat(b':').ok_or_else(|| fail("expected ':' after the hour".into()))?;
     let minute = cur.digits(2).ok_or_else(|| fail("expected 2-digit minutes after the hour".into()))?;
     let mut second = 0;
     let mut frac_micros = 0;
@@ -67,7 +67,7 @@ pub fn parse_iso8601(s: &str) -> Result<i64, String> {
             let hours = cur.digits(2).ok_or_else(|| fail("expected a 2-digit hour in the UTC offset".into()))?;
             // Minutes are optional (`±HH`), but a ':' must be followed by them.
             let minutes = if cur.peek().is_some() {
-                let _ = cur.expect(b':');
+                let _ = cur.eat(b':');
                 cur.digits(2).ok_or_else(|| fail("expected 2-digit minutes in the UTC offset".into()))?
             } else {
                 0
@@ -174,18 +174,18 @@ pub fn parse_http_date(s: &str) -> Option<i64> {
             // IMF-fixdate date part: "06 Nov 1994".
             let mut cur = Cursor { bytes: date.as_bytes(), pos: 0 };
             let day = cur.digits(2)?;
-            cur.expect(b' ')?;
+            cur.eat(b' ')?;
             let month = cur.month_name()?;
-            cur.expect(b' ')?;
+            cur.eat(b' ')?;
             let year = cur.digits(4)?;
             (year, month, day, time)
         } else {
             // RFC 850 date part: "06-Nov-94".
             let mut cur = Cursor { bytes: date.as_bytes(), pos: 0 };
             let day = cur.digits(2)?;
-            cur.expect(b'-')?;
+            cur.eat(b'-')?;
             let month = cur.month_name()?;
-            cur.expect(b'-')?;
+            cur.eat(b'-')?;
             let yy = cur.digits(2)?;
             cur.end()?;
             let year = if yy >= 70 { 1900 + yy } else { 2000 + yy };
@@ -195,17 +195,17 @@ pub fn parse_http_date(s: &str) -> Option<i64> {
         // asctime: "Nov  6 08:49:37 1994" after the day name.
         let mut cur = Cursor { bytes: rest.as_bytes(), pos: 0 };
         let month = cur.month_name()?;
-        cur.expect(b' ')?;
+        cur.eat(b' ')?;
         let day = if cur.peek() == Some(b' ') {
             cur.pos += 1;
             cur.digits(1)?
         } else {
             cur.digits(2)?
         };
-        cur.expect(b' ')?;
+        cur.eat(b' ')?;
         let time = rest.get(cur.pos..cur.pos + 8)?;
         cur.pos += 8;
-        cur.expect(b' ')?;
+        cur.eat(b' ')?;
         let year = cur.digits(4)?;
         cur.end()?;
         (year, month, day, time)
@@ -213,9 +213,9 @@ pub fn parse_http_date(s: &str) -> Option<i64> {
 
     let mut cur = Cursor { bytes: time.as_bytes(), pos: 0 };
     let hour = cur.digits(2)?;
-    cur.expect(b':')?;
+    cur.eat(b':')?;
     let minute = cur.digits(2)?;
-    cur.expect(b':')?;
+    cur.eat(b':')?;
     let second = cur.digits(2)?;
     cur.end()?;
     // RFC 9110 allows a leap second (60); it counts as the first second of the next minute.
@@ -358,7 +358,7 @@ impl Cursor<'_> {
         Some(b)
     }
 
-    fn expect(&mut self, wanted: u8) -> Option<()> {
+    fn eat(&mut self, wanted: u8) -> Option<()> {
         (self.peek() == Some(wanted)).then(|| self.pos += 1)
     }
 
