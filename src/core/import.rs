@@ -90,20 +90,17 @@ struct Chain<'a, H> {
 }
 
 impl<H: HostValue> Chain<'_, H> {
-    /// True when some container on the chain appears twice on it.
-    fn has_repeat(&self) -> bool {
-        let mut outer = Some(self);
-        while let Some(node) = outer {
-            let mut inner = node.parent;
-            while let Some(other) = inner {
-                if node.value.same_identity(other.value) {
-                    return true;
-                }
-                inner = other.parent;
-            }
-            outer = node.parent;
+    /// When some container on the chain appears twice on it: the depth (root = 0) of the first container,
+    /// counted from the root, that repeats one above it. The path to it is the path of the cycle.
+    fn first_repeat_depth(&self) -> Option<usize> {
+        let mut from_root = Vec::new();
+        let mut node = Some(self);
+        while let Some(n) = node {
+            from_root.push(n.value);
+            node = n.parent;
         }
-        false
+        from_root.reverse();
+        (1..from_root.len()).find(|&j| from_root.iter().take(j).any(|above| above.same_identity(from_root[j])))
     }
 }
 
@@ -115,7 +112,8 @@ enum Segment {
 enum Problem {
     NonFinite,
     Unsupported(String),
-    Cyclic,
+    /// A cycle closes at this depth: the path is cut there.
+    Cyclic { depth: usize },
     TooDeep,
 }
 
@@ -136,8 +134,12 @@ impl Failure {
     }
 
     fn into_error(self, root: &str) -> TrackError {
+        let keep = match self.problem {
+            Problem::Cyclic { depth } => depth,
+            _ => self.reversed_path.len(),
+        };
         let mut path = root.to_owned();
-        for segment in self.reversed_path.iter().rev() {
+        for segment in self.reversed_path.iter().rev().take(keep) {
             match segment {
                 Segment::Index(i) => path.push_str(&format!("[{i}]")),
                 Segment::Key(k) if is_identifier(k) => {
@@ -154,7 +156,7 @@ impl Failure {
         match self.problem {
             Problem::NonFinite => TrackError::NonFiniteNumber { path },
             Problem::Unsupported(kind) => TrackError::UnsupportedValue { path, kind },
-            Problem::Cyclic => TrackError::CyclicValue { path },
+            Problem::Cyclic { .. } => TrackError::CyclicValue { path },
             Problem::TooDeep => TrackError::TooDeep { path, max_depth: MAX_DEPTH },
         }
     }
@@ -195,7 +197,10 @@ fn import_child<H: HostValue>(
     }
     let chain = Chain { value: child, parent: Some(parent) };
     if depth > MAX_DEPTH {
-        let problem = if chain.has_repeat() { Problem::Cyclic } else { Problem::TooDeep };
+        let problem = match chain.first_repeat_depth() {
+            Some(depth) => Problem::Cyclic { depth },
+            None => Problem::TooDeep,
+        };
         return Err(Failure::new(problem));
     }
     import_kind(kind, &chain, depth)
@@ -339,7 +344,14 @@ mod tests {
         if let Fake::Obj(entries) = &root {
             entries.borrow_mut().push(("self".to_owned(), root.clone()));
         }
-        assert_eq!(usage(&root).map_err(|e| e.code()), Err("E_CYCLIC_VALUE"));
+        assert_eq!(usage(&root), Err(TrackError::CyclicValue { path: "usage.self".to_owned() }));
+
+        let inner = obj(vec![("n", Fake::Num(1.0))]);
+        let outer = obj(vec![("list", arr(vec![Fake::Null, inner.clone()]))]);
+        if let Fake::Obj(entries) = &inner {
+            entries.borrow_mut().push(("back".to_owned(), outer.clone()));
+        }
+        assert_eq!(usage(&outer), Err(TrackError::CyclicValue { path: "usage.list[1].back".to_owned() }));
 
         // The root is depth 0; a container deeper than MAX_DEPTH is refused.
         let mut deep = Fake::Num(1.0);
