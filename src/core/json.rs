@@ -137,18 +137,7 @@ fn write_number(n: f64, out: &mut String) {
         out.push('0'); // also -0, as in JavaScript
         return;
     }
-    // `{:e}` gives the shortest round-trip digits: "-1.2345e-7", "5e-324", "1.7976931348623157e308".
-    let sci = format!("{:e}", n);
-    let (mantissa, exponent) = match sci.split_once('e') {
-        Some(parts) => parts,
-        None => (sci.as_str(), "0"),
-    };
-    let (negative, mantissa) = match mantissa.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, mantissa),
-    };
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    let exponent: i64 = exponent.parse().unwrap_or(0);
+    let ShortestDecimal { negative, digits, exponent } = shortest_decimal(n);
     let k = digits.len() as i64;
     // ECMAScript names: the value is 0.d1d2...dk × 10^n.
     let n_pos = exponent + 1;
@@ -179,6 +168,38 @@ fn write_number(n: f64, out: &mut String) {
         out.push(if exponent10 >= 0 { '+' } else { '-' });
         out.push_str(&exponent10.abs().to_string());
     }
+}
+
+/// A finite non-zero `f64` as the shortest digit string that reads back as the same `f64`:
+/// `(-1 if negative) × d.ddd × 10^exponent`.
+pub(crate) struct ShortestDecimal {
+    pub negative: bool,
+    /// Significant digits, no leading or trailing zeros ("15" for 1.5e-7).
+    pub digits: String,
+    /// Decimal exponent of the first digit.
+    pub exponent: i64,
+}
+
+/// The shortest round-trip digits of `x`, choosing among equally short candidates the one closest to `x`,
+/// and the even one on an exact tie: the rule shared by ECMAScript `Number::toString` and Python's `repr`.
+///
+/// Rust's `{:e}` gives the shortest digits but breaks exact ties upwards (229260357543.453125 →
+/// "…45313" where JavaScript and Python print "…45312"), so the result is re-rounded with Rust's exact,
+/// ties-to-even formatting at the same length and kept when it still reads back as `x`.
+pub(crate) fn shortest_decimal(x: f64) -> ShortestDecimal {
+    let shortest = format!("{x:e}"); // "-1.2345e-7", "5e-324", "1.7976931348623157e308"
+    let digit_count = shortest.split('e').next().unwrap_or_default().bytes().filter(u8::is_ascii_digit).count();
+    let nearest = format!("{:.*e}", digit_count.saturating_sub(1), x);
+    let chosen = if nearest.parse::<f64>() == Ok(x) { nearest } else { shortest };
+    let (mantissa, exponent) = chosen.split_once('e').unwrap_or((chosen.as_str(), "0"));
+    let (negative, mantissa) = match mantissa.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, mantissa),
+    };
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let trimmed = digits.trim_end_matches('0');
+    let digits = if trimmed.is_empty() { "0".to_owned() } else { trimmed.to_owned() };
+    ShortestDecimal { negative, digits, exponent: exponent.parse().unwrap_or(0) }
 }
 
 struct Parser<'a> {
@@ -502,6 +523,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::excessive_precision)] // 229260357543.453125 is written exactly on purpose (a tie case)
     fn numbers_print_like_json_stringify() {
         // Expectations from `node -e 'console.log(JSON.stringify(x))'` (Node 20).
         let table: &[(f64, &str)] = &[
@@ -541,6 +563,9 @@ mod tests {
             (999999999999999900000.0, "999999999999999900000"),
             (0.001, "0.001"),
             (-0.000001234, "-0.000001234"),
+            // An exact tie at the shortest length: JavaScript picks the even digit.
+            (229260357543.453125, "229260357543.45312"),
+            (1.5e-323, "1.5e-323"),
         ];
         for (n, expected) in table {
             assert_eq!(num(*n), *expected, "number {n:?}");
