@@ -730,6 +730,21 @@ mod tests {
     }
 
     #[test]
+    fn too_many_requests_honours_retry_after_http_date() {
+        // The clock starts at 07:28:00 GMT; the 429 arrives 5 ms later and asks to wait until 07:28:10.
+        let run = drive(recs(1), config(), 0.5, script_then_queued(vec![http_retry_after(429, "Wed, 21 Oct 2015 07:28:10 GMT")]));
+        assert_eq!(run.waits(), vec![9_995]);
+        assert_eq!(run.outcome("r0").status, "queued");
+        // A date in the past means "now": no wait at all.
+        let run = drive(recs(1), config(), 0.5, script_then_queued(vec![http_retry_after(503, "Tue, 20 Oct 2015 00:00:00 GMT")]));
+        assert!(run.waits().is_empty());
+        assert_eq!(run.sends().len(), 2);
+        // A date too far away is capped like a long delta.
+        let run = drive(recs(1), config(), 0.5, script_then_queued(vec![http_retry_after(429, "Thu, 22 Oct 2015 07:28:00 GMT")]));
+        assert_eq!(run.waits(), vec![60_000]);
+    }
+
+    #[test]
     fn too_long_retry_after_is_capped() {
         let run = drive(recs(1), config(), 0.5, script_then_queued(vec![http_retry_after(429, "86400")]));
         assert_eq!(run.waits(), vec![60_000]);

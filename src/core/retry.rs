@@ -16,6 +16,7 @@
 
 use crate::core::error::DeliveryError;
 use crate::core::response;
+use crate::core::timestamp;
 
 /// How many times to try and how long to wait between tries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,15 +121,9 @@ pub fn parse_retry_after(value: &str, now_ms: u64) -> Option<u64> {
         let seconds = trimmed.parse::<u64>().unwrap_or(u64::MAX);
         return Some(seconds.saturating_mul(1000));
     }
-    let at_ms = parse_http_date(trimmed)?;
+    let at_ms = timestamp::parse_http_date(trimmed)?;
     let now = i64::try_from(now_ms).unwrap_or(i64::MAX);
     Some(u64::try_from(at_ms.saturating_sub(now)).unwrap_or(0))
-}
-
-/// Stand-in until `crate::core::timestamp::parse_http_date` lands (branch h-json): no date is understood yet,
-/// so an HTTP-date `Retry-After` falls back to backoff.
-fn parse_http_date(_value: &str) -> Option<i64> {
-    None
 }
 
 /// Full-jitter exponential backoff after the `failed_attempt`-th failed attempt (1-based; 0 counts as 1):
@@ -211,6 +206,19 @@ mod tests {
     }
 
     #[test]
+    fn retry_after_http_date() {
+        // 2015-10-21T07:28:00Z
+        let now = 1_445_412_480_000;
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now), Some(30_000));
+        assert_eq!(parse_retry_after("  Wed, 21 Oct 2015 07:28:30 GMT ", now + 250), Some(29_750));
+        assert_eq!(parse_retry_after("Wednesday, 21-Oct-15 07:29:00 GMT", now), Some(60_000));
+        assert_eq!(parse_retry_after("Wed Oct 21 07:28:01 2015", now), Some(1_000));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now), Some(0), "now");
+        assert_eq!(parse_retry_after("Tue, 20 Oct 2015 07:28:00 GMT", now), Some(0), "past");
+        assert_eq!(parse_retry_after("Thu, 01 Jan 1970 00:00:00 GMT", u64::MAX), Some(0));
+    }
+
+    #[test]
     fn retry_after_garbage_is_none() {
         for v in ["", "  ", "-5", "1.5", "+3", "soon", "12s", "0x10", "Wed, 99 Foo 2015 07:28:00 GMT"] {
             assert_eq!(parse_retry_after(v, 0), None, "{v:?}");
@@ -276,6 +284,9 @@ mod tests {
         let p = RetryPolicy::default();
         assert_eq!(retry_delay_ms(&p, 1, &response(429, Some("3")), 0, 0.9), 3_000);
         assert_eq!(retry_delay_ms(&p, 1, &response(503, Some("3600")), 0, 0.9), 60_000);
+        let now = 1_445_412_480_000;
+        assert_eq!(retry_delay_ms(&p, 1, &response(503, Some("Wed, 21 Oct 2015 07:28:05 GMT")), now, 0.9), 5_000);
+        assert_eq!(retry_delay_ms(&p, 1, &response(429, Some("Wed, 21 Oct 2015 09:00:00 GMT")), now, 0.9), 60_000);
         // Unparseable: backoff (jitter 0.5 of a 500 ms window).
         assert_eq!(retry_delay_ms(&p, 1, &response(429, Some("later")), 0, 0.5), 250);
         // Not on a non-retryable status, nor when absent.
