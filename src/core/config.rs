@@ -4,6 +4,7 @@
 //! `&str`); every rule about what is acceptable lives here, so it is the same in every runtime and tested
 //! natively.
 
+use crate::core::json::quoted;
 use crate::core::error::TrackError;
 
 /// The service's public address (`AICM_API_BASE` upstream).
@@ -107,7 +108,7 @@ impl TrackerConfig {
         let base = base.trim();
         let absolute = base.starts_with("https://") || base.starts_with("http://");
         if !absolute && !base.starts_with('/') && !base.is_empty() {
-            return Err(invalid("apiBase", format!("must start with https:// or http://, got {base:?}")));
+            return Err(invalid("apiBase", format!("must start with https:// or http://, got {}", quoted(base))));
         }
         self.api_base = base.to_owned();
         Ok(())
@@ -117,7 +118,7 @@ impl TrackerConfig {
     pub fn set_api_url(&mut self, url: &str) -> Result<(), TrackError> {
         let url = url.trim();
         if !url.is_empty() && !url.starts_with('/') {
-            return Err(invalid("apiUrl", format!("must be empty or start with /, got {url:?}")));
+            return Err(invalid("apiUrl", format!("must be empty or start with /, got {}", quoted(url))));
         }
         self.api_url = url.to_owned();
         Ok(())

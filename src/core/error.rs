@@ -126,7 +126,8 @@ impl fmt::Display for TrackError {
             TrackError::TrackerClosed => write!(f, "tracker: closed; create a new Tracker"),
             TrackError::UnsupportedDeliveryType { value } => write!(
                 f,
-                "deliveryType: {value:?} is not supported by this build; use \"immediate\""
+                "deliveryType: {} is not supported by this build; use \"immediate\"",
+                crate::core::json::quoted(value)
             ),
         }
     }

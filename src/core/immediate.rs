@@ -72,7 +72,7 @@
 //!   excerpt. Not retried.
 //! - `triggered_limits` of the last 2xx reply that carried one is reported once for the whole delivery.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use crate::core::batch::{self, EncodedRecord};
 use crate::core::error::DeliveryError;
@@ -288,11 +288,13 @@ impl ImmediateDelivery {
     /// is abandoned), records still waiting are reported `failed` with the error of their last attempt, or a
     /// `Network` error saying they were never sent.
     pub fn into_report(self) -> DeliveryReport {
-        let mut pending_error: BTreeMap<usize, DeliveryError> = BTreeMap::new();
+        let mut pending_error: Vec<Option<DeliveryError>> = vec![None; self.records.len()];
         for send in &self.queue {
             if let Some(error) = &send.last_error {
                 for &i in &send.indices {
-                    pending_error.insert(i, error.clone());
+                    if let Some(slot) = pending_error.get_mut(i) {
+                        *slot = Some(error.clone());
+                    }
                 }
             }
         }
@@ -304,7 +306,7 @@ impl ImmediateDelivery {
             .enumerate()
             .map(|(i, ((record, decided), attempts))| {
                 let decided = decided.unwrap_or_else(|| {
-                    Decided::failed(pending_error.remove(&i).unwrap_or_else(|| DeliveryError::Network {
+                    Decided::failed(pending_error.get_mut(i).and_then(Option::take).unwrap_or_else(|| DeliveryError::Network {
                         message: "the delivery was stopped before this record was delivered".to_owned(),
                     }))
                 });
@@ -355,7 +357,7 @@ impl ImmediateDelivery {
                 .enumerate()
                 .filter_map(|(position, &i)| {
                     let record = self.records.get(i)?;
-                    let result = by_id.get(record.response_id.as_str()).copied().or_else(|| {
+                    let result = by_id.get(record.response_id.as_str()).or_else(|| {
                         // By position only when the reply is one unnamed result per record.
                         (reply.results.len() == indices.len())
                             .then(|| reply.results.get(position))
@@ -433,14 +435,31 @@ impl ImmediateDelivery {
 }
 
 /// Results by `response_id`; the first result wins when the server repeats an id.
-fn results_by_id(reply: &TrackReply) -> BTreeMap<&str, &ServerResult> {
-    let mut map = BTreeMap::new();
-    for result in &reply.results {
-        if let Some(id) = result.response_id.as_deref() {
-            map.entry(id).or_insert(result);
-        }
+///
+/// A sorted vector rather than a map: same lookups, fewer wasm bytes.
+struct ResultsById<'a> {
+    sorted: Vec<(&'a str, usize, &'a ServerResult)>,
+}
+
+impl<'a> ResultsById<'a> {
+    fn get(&self, id: &str) -> Option<&'a ServerResult> {
+        // Entries with equal ids are ordered by position; the search may land on any of them, so step back
+        // to the first.
+        let found = self.sorted.binary_search_by(|(other, _, _)| (*other).cmp(id)).ok()?;
+        let first = self.sorted[..found].iter().rposition(|(other, _, _)| *other != id).map_or(0, |p| p + 1);
+        self.sorted.get(first).map(|(_, _, result)| *result)
     }
-    map
+}
+
+fn results_by_id(reply: &TrackReply) -> ResultsById<'_> {
+    let mut sorted: Vec<(&str, usize, &ServerResult)> = reply
+        .results
+        .iter()
+        .enumerate()
+        .filter_map(|(i, result)| result.response_id.as_deref().map(|id| (id, i, result)))
+        .collect();
+    sorted.sort_unstable_by(|a, b| a.0.cmp(b.0).then(a.1.cmp(&b.1)));
+    ResultsById { sorted }
 }
 
 /// What one 2xx per-record result means for its record.
@@ -460,7 +479,7 @@ fn interpret_result(result: &ServerResult) -> Decided {
         _ if result.cost_events.is_some() => accepted("completed"),
         _ if !result.errors.is_empty() => Decided::rejected(result.errors.clone()),
         Some(other) => Decided::failed(DeliveryError::InvalidResponse {
-            reason: format!("unknown status {other:?} without errors or cost_events"),
+            reason: format!("unknown status {} without errors or cost_events", crate::core::json::quoted(other)),
         }),
         None => Decided::failed(DeliveryError::InvalidResponse {
             reason: "the result has no status, errors or cost_events".to_owned(),

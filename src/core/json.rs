@@ -8,13 +8,10 @@
 //!   ensure_ascii=False, separators=(",", ":"))`), with numbers printed as JavaScript's `JSON.stringify`
 //!   prints them, since our numbers come from JS.
 use crate::core::value::Value;
-use std::collections::BTreeMap;
 
 /// How deeply arrays and objects may nest before [`parse`] gives up (the outermost container is depth 1).
 pub const MAX_DEPTH: usize = 128;
 
-/// Objects with more members than this get an index for duplicate-key lookups while parsing.
-const INDEX_THRESHOLD: usize = 16;
 
 /// Why a JSON text could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,6 +84,14 @@ pub fn write_value(value: &Value, out: &mut String) {
 pub fn to_string(value: &Value) -> String {
     let mut out = String::new();
     write_value(value, &mut out);
+    out
+}
+
+/// `s` as a JSON string literal, for messages (`"a\"b"`): what `{:?}` would give, without pulling Rust's
+/// Debug formatting and its Unicode tables into the wasm.
+pub fn quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    write_string(s, &mut out);
     out
 }
 
@@ -294,7 +299,6 @@ impl Parser<'_> {
         self.enter(depth)?;
         self.pos += 1; // '{'
         let mut entries: Vec<(String, Value)> = Vec::new();
-        let mut index: BTreeMap<String, usize> = BTreeMap::new();
         self.skip_whitespace();
         if self.peek() == Some(b'}') {
             self.pos += 1;
@@ -313,7 +317,7 @@ impl Parser<'_> {
             self.pos += 1;
             self.skip_whitespace();
             let value = self.parse_value(depth)?;
-            insert_member(&mut entries, &mut index, key, value);
+            insert_member(&mut entries, key, value);
             self.skip_whitespace();
             match self.peek() {
                 Some(b',') => self.pos += 1,
@@ -488,25 +492,12 @@ impl Parser<'_> {
 }
 
 /// Adds a member to an object being parsed; a repeated key replaces the earlier value in place.
-fn insert_member(entries: &mut Vec<(String, Value)>, index: &mut BTreeMap<String, usize>, key: String, value: Value) {
-    let existing = if entries.len() > INDEX_THRESHOLD {
-        if index.is_empty() {
-            for (i, (k, _)) in entries.iter().enumerate() {
-                index.insert(k.clone(), i);
-            }
-        }
-        index.get(&key).copied()
-    } else {
-        entries.iter().position(|(k, _)| *k == key)
-    };
-    match existing.and_then(|i| entries.get_mut(i)) {
+///
+/// A linear scan: `/track` replies have small objects, and a map type would cost more wasm bytes than it saves.
+fn insert_member(entries: &mut Vec<(String, Value)>, key: String, value: Value) {
+    match entries.iter_mut().find(|(k, _)| *k == key) {
         Some(slot) => slot.1 = value,
-        None => {
-            if !index.is_empty() {
-                index.insert(key.clone(), entries.len());
-            }
-            entries.push((key, value));
-        }
+        None => entries.push((key, value)),
     }
 }
 

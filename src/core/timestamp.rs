@@ -5,6 +5,7 @@
 //! on an edge runtime is meaningless). Instants are `i64` epoch microseconds, limited to the years 0001 to 9999
 //! (the range of Python's `datetime`); HTTP dates come back as epoch milliseconds.
 
+use crate::core::json::quoted;
 use crate::core::json::{shortest_decimal, ShortestDecimal};
 
 const MICROS_PER_SECOND: i64 = 1_000_000;
@@ -22,7 +23,7 @@ const MAX_MICROS: i64 = 2_932_897 * MICROS_PER_DAY - 1;
 /// naive time or a bare date), a field is out of range (month, day of that month, hour, minute, second
 /// 0..=59, year 0001..=9999), or the instant falls outside 0001-01-01..9999-12-31 UTC once the offset applies.
 pub fn parse_iso8601(s: &str) -> Result<i64, String> {
-    let fail = |what: String| format!("{what} in {s:?}");
+    let fail = |what: String| format!("{what} in {}", quoted(s));
     let mut cur = Cursor { bytes: s.as_bytes(), pos: 0 };
 
     let year = cur.digits(4).ok_or_else(|| fail("expected a 4-digit year at the start (like 2025-01-15T10:30:00Z)".into()))?;
@@ -35,7 +36,8 @@ pub fn parse_iso8601(s: &str) -> Result<i64, String> {
     match cur.next() {
         None => {
             return Err(format!(
-                "{s:?} is a date without a time and UTC offset: add them, e.g. \"{s}T00:00:00Z\" (a time without an offset is ambiguous)"
+                "{} is a date without a time and UTC offset: add them, e.g. \"{s}T00:00:00Z\" (a time without an offset is ambiguous)",
+                quoted(s)
             ))
         }
         Some(b'T' | b't' | b' ') => {}
@@ -59,7 +61,8 @@ pub fn parse_iso8601(s: &str) -> Result<i64, String> {
     let offset_seconds = match cur.next() {
         None => {
             return Err(format!(
-                "{s:?} has no UTC offset: add \"Z\" for UTC or an offset such as \"+02:00\" (a time without one is ambiguous)"
+                "{} has no UTC offset: add \"Z\" for UTC or an offset such as \"+02:00\" (a time without one is ambiguous)",
+                quoted(s)
             ))
         }
         Some(b'Z' | b'z') => 0,

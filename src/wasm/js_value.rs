@@ -60,7 +60,7 @@ fn classify_object(value: &JsValue) -> HostKind<JsValue> {
         let Some(name) = key.as_string() else { continue };
         match Reflect::get(object, &key) {
             Ok(child) => entries.push((name, child)),
-            Err(_) => return HostKind::OtherObject { name: format!("object whose getter for {name:?} throws") },
+            Err(_) => return HostKind::OtherObject { name: format!("object whose getter for {} throws", crate::core::json::quoted(&name)) },
         }
     }
     HostKind::PlainObject(entries)

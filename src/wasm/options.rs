@@ -307,7 +307,7 @@ fn options_object(value: &JsValue, what: &str, keys: &[&str], more_keys: &[&str]
             let hint = keys
                 .iter()
                 .chain(more_keys)
-                .find(|k| k.to_lowercase() == key.to_lowercase().replace('_', ""))
+                .find(|k| k.to_ascii_lowercase() == key.to_ascii_lowercase().replace('_', ""))
                 .map(|k| format!(" (did you mean {k}?)"))
                 .unwrap_or_default();
             return Err(invalid(&key, format!("is not a known {what} key{hint}")));
