@@ -1,4 +1,5 @@
 //! Record validation, defaults and anonymization as the core applies them (native, deterministic).
+#![cfg(not(target_arch = "wasm32"))]
 
 use aicostmanager_edge::core::anonymize::{Anonymizer, REDACTED};
 use aicostmanager_edge::core::error::TrackError;

@@ -1,6 +1,7 @@
 //! Rules about the source itself, checked on every test run:
 //! - `src/core/` stays sans-IO: no JS bindings, no clock, no randomness, no I/O;
 //! - nothing under `src/` can panic outside test code (a panic traps the wasm instance and the user's app).
+#![cfg(not(target_arch = "wasm32"))]
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -1,5 +1,6 @@
 //! The wire test: the request bodies printed in shared/wire-contract.md come out byte for byte when the
 //! same inputs are tracked with the id and the clock fixed.
+#![cfg(not(target_arch = "wasm32"))]
 
 use aicostmanager_edge::core::batch::encode_body;
 use aicostmanager_edge::core::record::{build_record, BuildContext, Override, RecordDefaults, RecordInput, TimestampInput};

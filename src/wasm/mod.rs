@@ -16,3 +16,5 @@ mod options;
 mod platform;
 mod results;
 mod tracker;
+
+pub use tracker::Tracker;
