@@ -1,0 +1,96 @@
+// Usages that must NOT compile. Each `@ts-expect-error` makes tsc fail if the line below it ever compiles, so
+// these pin how strict the types are. tests/types/run fails on any unused directive.
+import { Tracker, ready, version, type AicmErrorCode, type Anonymizer } from 'aicostmanager-edge';
+// @ts-expect-error: the glue's loader is not re-exported
+import { initSync } from 'aicostmanager-edge';
+// @ts-expect-error: there is no default export
+import aicm from 'aicostmanager-edge';
+
+// Options of the wrong type.
+// @ts-expect-error: apiKey is a string
+new Tracker({ apiKey: 123 });
+// @ts-expect-error: timeoutMs is a number
+new Tracker({ apiKey: 'k', timeoutMs: '10' });
+// @ts-expect-error: maxAttempts is a number
+new Tracker({ apiKey: 'k', maxAttempts: '3' });
+// @ts-expect-error: only "immediate" exists
+new Tracker({ apiKey: 'k', deliveryType: 'sqlite' });
+// @ts-expect-error: "persistent_queue" comes in 0.2
+new Tracker({ apiKey: 'k', deliveryType: 'persistent_queue' });
+// @ts-expect-error: anonymizer is a function
+new Tracker({ apiKey: 'k', anonymizer: 5 });
+// @ts-expect-error: anonymizeFields is a list
+new Tracker({ apiKey: 'k', anonymizeFields: 'email' });
+// @ts-expect-error: proxy is a boolean
+new Tracker({ proxy: 'yes' });
+// @ts-expect-error: customerKey is a string or null
+new Tracker({ apiKey: 'k', customerKey: 42 });
+// @ts-expect-error: context values are JSON
+new Tracker({ apiKey: 'k', context: { when: undefined } });
+// @ts-expect-error: unknown option (a typo of apiKey)
+new Tracker({ apikey: 'k' });
+// @ts-expect-error: fetch takes the URL as a string
+new Tracker({ apiKey: 'k', fetch: (input: number) => fetch(String(input)) });
+// @ts-expect-error: an anonymizer takes JSON values, not only numbers
+const narrowAnonymizer: Anonymizer = (value: number) => value;
+
+const tracker = new Tracker({ apiKey: 'k' });
+
+// track without or with wrong arguments.
+// @ts-expect-error: serviceKey and usage are required
+tracker.track();
+// @ts-expect-error: usage is required
+tracker.track('openai::gpt-4o-mini');
+// @ts-expect-error: usage is an object
+tracker.track('openai::gpt-4o-mini', 'x');
+// @ts-expect-error: usage is an object, not a list
+tracker.track('openai::gpt-4o-mini', [1, 2]);
+// @ts-expect-error: serviceKey is a string
+tracker.track(42, {});
+// @ts-expect-error: usage values are JSON (no functions)
+tracker.track('svc', { fn: () => 1 });
+// @ts-expect-error: usage values are JSON (no bigint)
+tracker.track('svc', { n: 1n });
+// @ts-expect-error: timestamp is a string, Date or number
+tracker.track('svc', {}, { timestamp: true });
+// @ts-expect-error: responseId is a string
+tracker.track('svc', {}, { responseId: 1 });
+// @ts-expect-error: unknown per-call option
+tracker.track('svc', {}, { apiKey: 'other' });
+
+// trackBatch with wrong records.
+// @ts-expect-error: records are objects, not strings
+tracker.trackBatch(['a', 'b']);
+// @ts-expect-error: a record needs usage
+tracker.trackBatch([{ serviceKey: 'svc' }]);
+// @ts-expect-error: a record needs serviceKey
+tracker.trackBatch([{ usage: {} }]);
+// @ts-expect-error: records are a list
+tracker.trackBatch({ serviceKey: 'svc', usage: {} });
+// @ts-expect-error: the snake_case wire names are not the JS names
+tracker.trackBatch([{ service_key: 'svc', usage: {} }]);
+
+// Setters.
+// @ts-expect-error: a customer key is a string or null
+tracker.setCustomerKey(5);
+// @ts-expect-error: fields are a list
+tracker.setAnonymizeFields('email');
+// @ts-expect-error: context is an object or null
+tracker.setContext('prod');
+
+// Results.
+const outcome = await tracker.track('svc', {});
+// @ts-expect-error: not a status
+if (outcome.status === 'bogus') console.log(outcome);
+// @ts-expect-error: error is null unless the record failed
+console.log(outcome.error.code);
+// @ts-expect-error: close resolves with nothing
+const closed: number = await tracker.close();
+// @ts-expect-error: version is a string
+const v: number = version;
+// @ts-expect-error: ready resolves with nothing
+const r: Promise<string> = ready;
+// @ts-expect-error: not an error code
+const code: AicmErrorCode = 'E_NOPE';
+
+export { initSync, aicm, narrowAnonymizer, closed, v, r, code };
