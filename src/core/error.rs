@@ -49,6 +49,9 @@ pub enum TrackError {
     MissingApiKey,
     /// The tracker was closed; create a new one.
     TrackerClosed,
+    /// A tracker method was called while the same tracker was already busy in a call further up the stack
+    /// (from inside its own anonymizer or fetch). Call it again outside that callback.
+    Reentrant,
     /// The delivery type is not one this build supports.
     UnsupportedDeliveryType { value: String },
 }
@@ -74,6 +77,7 @@ impl TrackError {
             TrackError::InvalidOption { .. } => "E_INVALID_OPTION",
             TrackError::MissingApiKey => "E_MISSING_API_KEY",
             TrackError::TrackerClosed => "E_TRACKER_CLOSED",
+            TrackError::Reentrant => "E_REENTRANT",
             TrackError::UnsupportedDeliveryType { .. } => "E_UNSUPPORTED_DELIVERY_TYPE",
         }
     }
@@ -124,6 +128,7 @@ impl fmt::Display for TrackError {
                 "apiKey: no API key given; pass {{ apiKey }}, or {{ proxy: true }} when apiBase is your own proxy that adds the key"
             ),
             TrackError::TrackerClosed => write!(f, "tracker: closed; create a new Tracker"),
+            TrackError::Reentrant => write!(f, "tracker: called from inside its own anonymizer or fetch while busy"),
             TrackError::UnsupportedDeliveryType { value } => write!(
                 f,
                 "deliveryType: {} is not supported by this build; use \"immediate\"",

@@ -157,7 +157,7 @@ impl Tracker {
 
 impl Tracker {
     fn with_state<T>(&self, f: impl FnOnce(&mut State) -> T) -> JsResult<T> {
-        let mut state = self.state.try_borrow_mut().map_err(|_| busy())?;
+        let mut state = self.state.try_borrow_mut().map_err(|_| thrown(TrackError::Reentrant))?;
         if state.closed {
             return Err(thrown(TrackError::TrackerClosed));
         }
@@ -225,10 +225,6 @@ impl Tracker {
         }
         Ok(promise)
     }
-}
-
-fn busy() -> JsValue {
-    crate::wasm::errors::coded_error("E_REENTRANT", "tracker: called from inside its own anonymizer or fetch")
 }
 
 fn endpoint_of(config: &TrackerConfig, fetch: Option<Function>) -> Endpoint {
