@@ -129,10 +129,15 @@ export type TrackStatus = "queued" | "completed" | "service_key_unknown" | "erro
 
 /** Why a record was not delivered (or what the server reported as its error). */
 export interface DeliveryFailure {
-  /** Stable code, e.g. a network error, a timeout or an HTTP status that is not retried. */
-  code: string;
+  /**
+   * Stable code: `E_NETWORK` (no response), `E_TIMEOUT` (no response within `timeoutMs`), `E_HTTP_STATUS` (a status that
+   * is not retried, or retries exhausted), `E_TOO_LARGE` (413 for this record alone), `E_INVALID_RESPONSE` (a 2xx that is
+   * not a /track reply: not retried), `E_MISSING_RESULT` (the reply has no result for this record), `E_REJECTED` (the
+   * server refused this record: see `errors`).
+   */
+  code: "E_NETWORK" | "E_TIMEOUT" | "E_HTTP_STATUS" | "E_TOO_LARGE" | "E_INVALID_RESPONSE" | "E_MISSING_RESULT" | "E_REJECTED";
   message: string;
-  /** The last HTTP status, or null when no response arrived (network error, timeout). */
+  /** The HTTP status for `E_HTTP_STATUS` and `E_TOO_LARGE`; null for the other codes. */
   httpStatus: number | null;
 }
 

@@ -38,6 +38,8 @@ fn each_bad_field_has_its_code() {
         ("long response id", RecordInput { response_id: Some("x".repeat(256)), ..input() }, "E_INVALID_RESPONSE_ID"),
         ("naive ISO", RecordInput { timestamp: Some(TimestampInput::Iso("2025-01-15T10:30:00".to_owned())), ..input() }, "E_INVALID_TIMESTAMP"),
         ("garbage ISO", RecordInput { timestamp: Some(TimestampInput::Iso("yesterday".to_owned())), ..input() }, "E_INVALID_TIMESTAMP"),
+        ("before 1970", RecordInput { timestamp: Some(TimestampInput::EpochMillis(-1000.0)), ..input() }, "E_INVALID_TIMESTAMP"),
+        ("before 1970, ISO", RecordInput { timestamp: Some(TimestampInput::Iso("1969-12-31T23:59:59Z".to_owned())), ..input() }, "E_INVALID_TIMESTAMP"),
         ("NaN millis", RecordInput { timestamp: Some(TimestampInput::EpochMillis(f64::NAN)), ..input() }, "E_INVALID_TIMESTAMP"),
         ("empty customer key", RecordInput { customer_key: Override::Set(String::new()), ..input() }, "E_INVALID_CUSTOMER_KEY"),
         ("context not an object", RecordInput { context: Override::Set(Value::from("prod")), ..input() }, "E_INVALID_CONTEXT"),

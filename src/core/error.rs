@@ -103,7 +103,7 @@ impl fmt::Display for TrackError {
             }
             TrackError::UnsupportedValue { path, kind } => write!(
                 f,
-                "{path}: a {kind} cannot be sent as JSON; use null, a boolean, a finite number, a string, an array or a plain object"
+                "{path}: values of type {kind} cannot be sent as JSON; use null, a boolean, a finite number, a string, an array or a plain object"
             ),
             TrackError::CyclicValue { path } => write!(f, "{path}: the value refers to itself (cyclic structure)"),
             TrackError::TooDeep { path, max_depth } => {
@@ -118,7 +118,7 @@ impl fmt::Display for TrackError {
                 "record {response_id}: encoded size {bytes} bytes exceeds maxRecordBytes ({max_bytes})"
             ),
             TrackError::BatchTooLarge { count, max } => {
-                write!(f, "records: {count} records in one call exceed maxBatchSize ({max})")
+                write!(f, "records: {count} records exceed the limit of {max} per trackBatch call; split them into several calls")
             }
             TrackError::InvalidBatch { found } => write!(f, "records: expected an array of records, got {found}"),
             TrackError::InvalidRecord { index, reason } => write!(f, "records[{index}]: {reason}"),

@@ -55,8 +55,14 @@ pub fn describe<H>(kind: &HostKind<H>) -> String {
         HostKind::Function => "a function".to_owned(),
         HostKind::Array(_) => "an array".to_owned(),
         HostKind::PlainObject(_) => "a plain object".to_owned(),
-        HostKind::OtherObject { name } => format!("a {name}"),
+        HostKind::OtherObject { name } => with_article(name),
     }
+}
+
+/// "a Map", "an object ...": the indefinite article English wants before `noun`.
+fn with_article(noun: &str) -> String {
+    let vowel = noun.chars().next().is_some_and(|c| "aeiouAEIOU".contains(c));
+    format!("{} {noun}", if vowel { "an" } else { "a" })
 }
 
 /// Imports a value that must be a plain object (a usage, a context).

@@ -99,6 +99,11 @@ pub fn build_record(
         None => timestamp::from_epoch_millis(ctx.now_ms),
     }
     .map_err(|reason| TrackError::InvalidTimestamp { reason })?;
+    if micros < 0 {
+        // The SDK's encoding would be a negative number of seconds: certainly a bug in the caller's clock or units.
+        let reason = format!("{} is before 1970-01-01T00:00:00Z", timestamp::format_rfc3339_millis(micros));
+        return Err(TrackError::InvalidTimestamp { reason });
+    }
     let customer_key = input.customer_key.resolve(&defaults.customer_key);
     if let Some(key) = &customer_key {
         check_customer_key(key)?;

@@ -3,7 +3,7 @@
 use crate::core::import::{HostKind, HostValue};
 use crate::core::json::write_value;
 use crate::core::value::Value;
-use js_sys::{Array, Object, Reflect};
+use js_sys::{Array, JsString, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 
 impl HostValue for JsValue {
@@ -13,8 +13,11 @@ impl HostValue for JsValue {
         if let Some(n) = self.as_f64() {
             return HostKind::Number(n);
         }
-        if let Some(s) = self.as_string() {
-            return HostKind::String(s);
+        if self.is_string() {
+            return match js_string(self) {
+                Some(s) => HostKind::String(s),
+                None => HostKind::OtherObject { name: BROKEN_STRING.to_owned() },
+            };
         }
         if self.is_object() {
             return classify_object(self);
@@ -60,7 +63,7 @@ fn classify_object(value: &JsValue) -> HostKind<JsValue> {
         let Some(name) = key.as_string() else { continue };
         match Reflect::get(object, &key) {
             Ok(child) => entries.push((name, child)),
-            Err(_) => return HostKind::OtherObject { name: format!("object whose getter for {} throws", crate::core::json::quoted(&name)) },
+            Err(_) => return HostKind::OtherObject { name: format!("object with a throwing getter ({})", crate::core::json::quoted(&name)) },
         }
     }
     HostKind::PlainObject(entries)
@@ -80,6 +83,19 @@ pub fn value_to_js(value: &Value) -> JsValue {
     let mut text = String::new();
     write_value(value, &mut text);
     js_sys::JSON::parse(&text).unwrap_or(JsValue::NULL)
+}
+
+const BROKEN_STRING: &str = "string with an unpaired surrogate (invalid UTF-16)";
+
+/// The string inside `value`, or `None` when it is not a string or holds an unpaired surrogate: such a string
+/// has no UTF-8 form, and converting it would silently replace the surrogate with U+FFFD.
+pub fn js_string(value: &JsValue) -> Option<String> {
+    let text = value.as_string()?;
+    // Only a lossy conversion produces U+FFFD from a string that did not contain it; check validity then.
+    if text.contains('\u{FFFD}') && !value.unchecked_ref::<JsString>().is_valid_utf16() {
+        return None;
+    }
+    Some(text)
 }
 
 /// Reads `object[name]`; the error is what a throwing getter threw.

@@ -9,7 +9,7 @@ use crate::core::import::{describe, import_plain_object, HostValue};
 use crate::core::record::{Override, RecordDefaults, RecordInput, TimestampInput};
 use crate::core::value::Value;
 use crate::wasm::errors::describe_thrown;
-use crate::wasm::js_value::{get, is_plain_object};
+use crate::wasm::js_value::{get, is_plain_object, js_string};
 use js_sys::{Array, Date, Function, Object};
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -144,7 +144,7 @@ impl RecordParts {
 fn read_record_parts(object: &JsValue) -> Result<RecordParts, TrackError> {
     let response_id = match get_or_throw(object, "responseId")? {
         v if v.is_undefined() => None,
-        v => Some(v.as_string().ok_or_else(|| TrackError::InvalidResponseId {
+        v => Some(js_string(&v).ok_or_else(|| TrackError::InvalidResponseId {
             reason: format!("must be a string, got {}", type_of(&v)),
         })?),
     };
@@ -158,7 +158,7 @@ fn read_record_parts(object: &JsValue) -> Result<RecordParts, TrackError> {
 
 /// The service key argument: a string (emptiness is checked by the core).
 pub fn read_service_key(value: &JsValue) -> Result<String, TrackError> {
-    value.as_string().ok_or_else(|| TrackError::InvalidServiceKey {
+    js_string(value).ok_or_else(|| TrackError::InvalidServiceKey {
         reason: format!("must be a string such as \"openai::gpt-4o-mini\", got {}", type_of(value)),
     })
 }
@@ -172,7 +172,7 @@ fn read_timestamp(value: &JsValue) -> Result<Option<TimestampInput>, TrackError>
     if value.is_undefined() || value.is_null() {
         return Ok(None);
     }
-    if let Some(text) = value.as_string() {
+    if let Some(text) = js_string(value) {
         return Ok(Some(TimestampInput::Iso(text)));
     }
     if let Some(ms) = value.as_f64() {
@@ -190,7 +190,7 @@ fn read_customer_key(object: &JsValue) -> Result<Override<String>, TrackError> {
     match get_or_throw(object, "customerKey")? {
         v if v.is_undefined() => Ok(Override::Inherit),
         v if v.is_null() => Ok(Override::Clear),
-        v => v.as_string().map(Override::Set).ok_or_else(|| TrackError::InvalidCustomerKey {
+        v => js_string(&v).map(Override::Set).ok_or_else(|| TrackError::InvalidCustomerKey {
             reason: format!("must be a string or null, got {}", type_of(&v)),
         }),
     }
@@ -217,7 +217,7 @@ pub fn read_customer_key_value(value: &JsValue) -> Result<Option<String>, TrackE
     if value.is_null() || value.is_undefined() {
         return Ok(None);
     }
-    let key = value.as_string().ok_or_else(|| TrackError::InvalidCustomerKey {
+    let key = js_string(value).ok_or_else(|| TrackError::InvalidCustomerKey {
         reason: format!("must be a string or null, got {}", type_of(value)),
     })?;
     if key.trim().is_empty() {
@@ -239,7 +239,7 @@ pub fn read_field_list(value: &JsValue, option: &str) -> Result<Vec<String>, Tra
         .iter()
         .enumerate()
         .map(|(i, item)| {
-            item.as_string().ok_or_else(|| invalid(option, format!("item {i} must be a string, got {}", type_of(&item))))
+            js_string(&item).ok_or_else(|| invalid(option, format!("item {i} must be a string, got {}", type_of(&item))))
         })
         .collect()
 }
@@ -267,7 +267,7 @@ fn read_function(object: &JsValue, name: &str) -> Result<Option<Function>, Track
 fn read_string(object: &JsValue, name: &str) -> Result<Option<String>, TrackError> {
     match get_or_throw(object, name)? {
         v if v.is_undefined() => Ok(None),
-        v => v.as_string().map(Some).ok_or_else(|| invalid(name, format!("must be a string, got {}", type_of(&v)))),
+        v => js_string(&v).map(Some).ok_or_else(|| invalid(name, format!("must be a string, got {}", type_of(&v)))),
     }
 }
 
@@ -318,7 +318,9 @@ fn options_object(value: &JsValue, what: &str, keys: &[&str], more_keys: &[&str]
 
 /// A short description of a JS value's type for messages ("a string", "an array", "a Map", ...).
 pub fn type_of(value: &JsValue) -> String {
-    if Array::is_array(value) {
+    if value.is_string() && js_string(value).is_none() {
+        "a string with an unpaired surrogate (invalid UTF-16)".to_owned()
+    } else if Array::is_array(value) {
         "an array".to_owned()
     } else if is_plain_object(value) {
         "a plain object".to_owned()
