@@ -101,6 +101,7 @@ describe('worker-example in workerd', () => {
       { body: chatRequest('gpt-4o', 'Summarise the plot of Hamlet in one line, please.'), customerKey: 'globex' },
       { body: chatRequest('gpt-4o-mini', 'Hi'), customerKey: undefined },
       { body: chatRequest('gpt-4.1-nano', 'Count to three.'), customerKey: 'acme' },
+      { body: chatRequest('gpt-4o', 'An empty customer header means none.'), customerKey: '' },
     ];
     const replies = await Promise.all(calls.map((c) => postChat(worker, c.body, c.customerKey)));
 
@@ -128,7 +129,7 @@ describe('worker-example in workerd', () => {
       assert.equal(reply.json.model, calls[i].body.model);
       assert.deepEqual(record.payload, reply.json.usage);
       assert.deepEqual(record.context, { route: '/chat' });
-      if (calls[i].customerKey === undefined) assert.equal('customer_key' in record, false);
+      if (!calls[i].customerKey) assert.equal('customer_key' in record, false);
       else assert.equal(record.customer_key, calls[i].customerKey);
     });
     const requests = ingest.requests();

@@ -70,7 +70,7 @@ async function chat(request, env, ctx) {
     serviceKey: `openai::${model}`,
     usage: completion.usage,
     responseId: completion.id,
-    customerKey: request.headers.get(CUSTOMER_HEADER), // null when absent: the record carries no customer_key
+    customerKey: request.headers.get(CUSTOMER_HEADER) || null, // absent or empty: the record carries no customer_key
     route: '/chat',
   });
   return answer;
