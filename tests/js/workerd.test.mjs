@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 
 import { startIngestServer } from '../ingest/server.mjs';
 import { startFakeLlm } from './support-workerd/fake-llm.mjs';
+import { httpRequest } from './support-workerd/http-request.mjs';
 import { waitFor } from './support-workerd/wait.mjs';
 import { startWorker, startWorkerScript } from './support-workerd/worker.mjs';
 
@@ -22,13 +23,15 @@ function chatRequest(model, text) {
   return { model, messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: text }] };
 }
 
-/** POSTs a chat request to the Worker; resolves to { status, text, json }. */
+/**
+ * POSTs a chat request to the Worker over a real socket (node:http: an empty x-customer-key header reaches the
+ * Worker as '', which Miniflare's dispatchFetch would drop); resolves to { status, text, json }.
+ */
 async function postChat(worker, body, customerKey) {
   const headers = { 'content-type': 'application/json' };
   if (customerKey !== undefined) headers['x-customer-key'] = customerKey;
-  const res = await worker.dispatchFetch('/chat', { method: 'POST', headers, body: JSON.stringify(body) });
-  const text = await res.text();
-  return { status: res.status, text, json: JSON.parse(text) };
+  const res = await httpRequest(`${worker.url}/chat`, { method: 'POST', headers, body: JSON.stringify(body) });
+  return { status: res.status, text: res.text, json: JSON.parse(res.text) };
 }
 
 /** The response_ids of the records in one logged /track request. */

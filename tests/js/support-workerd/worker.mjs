@@ -23,6 +23,7 @@ const MODULES_RULES = [
  * Bundles `entry` and starts it in workerd. Resolves once workerd serves requests; rejects when bundling or
  * startup fails (e.g. workerd refuses the module because it uses timers or randomness at module scope), with
  * what workerd logged in the message. The handle:
+ *   url                        'http://127.0.0.1:PORT', where workerd listens (for real HTTP clients)
  *   dispatchFetch(path, init)  a request to the Worker (path relative to http://localhost), resolves to a Response
  *   logs()                     what the Worker logged so far: [{ level, message }] (console.* and runtime errors)
  *   dispose()                  stops workerd and deletes the bundle; safe to call twice
@@ -31,6 +32,7 @@ export async function startWorkerScript({ entry, compatibilityDate, bindings = {
   const outdir = await mkdtemp(path.join(os.tmpdir(), 'aicm-workerd-'));
   const logs = [];
   let mf = null;
+  let url = null;
   const dispose = async () => {
     const running = mf;
     mf = null;
@@ -51,7 +53,7 @@ export async function startWorkerScript({ entry, compatibilityDate, bindings = {
         logs.push({ level, message });
       },
     });
-    await mf.ready;
+    url = await mf.ready;
   } catch (error) {
     await dispose().catch(() => {});
     const logged = logs.map((entry) => `  [${entry.level}] ${entry.message}`).join('\n');
@@ -61,6 +63,7 @@ export async function startWorkerScript({ entry, compatibilityDate, bindings = {
   }
   const started = mf;
   return {
+    url: url.href.replace(/\/$/, ''),
     dispatchFetch: (pathname, init) => started.dispatchFetch(new URL(pathname, 'http://localhost').href, init),
     logs: () => logs.map((entry) => ({ ...entry })),
     dispose,
