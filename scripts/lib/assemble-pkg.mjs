@@ -23,8 +23,22 @@ function fail(message) {
   process.exit(1);
 }
 
-// Importing the web glue only defines functions and classes; nothing is instantiated until init is called.
 const gluePath = resolve(pkgDir, 'wasm', `${crate}.js`);
+
+// The glue's default init() falls back to `new URL('<crate>_bg.wasm', import.meta.url)`. No entry uses that
+// fallback (web.js passes its own URL; the others instantiate synchronously), but bundlers see it and ship the
+// .wasm a second time (Next.js/Turbopack emitted two 185 KB copies). Replace it with an error; fail if the line
+// is not there exactly once (a new wasm-bindgen changed the glue: look again).
+{
+  const text = readFileSync(gluePath, 'utf8');
+  const fallback = `module_or_path = new URL('${crate}_bg.wasm', import.meta.url);`;
+  const count = text.split(fallback).length - 1;
+  if (count !== 1) fail(`${gluePath}: expected the default-init fallback line once, found it ${count} times`);
+  writeFileSync(gluePath, text.replace(fallback,
+    "throw new Error('aicostmanager-edge: init() needs { module_or_path }; import the package entry instead');"));
+}
+
+// Importing the web glue only defines functions and classes; nothing is instantiated until init is called.
 let glue;
 try {
   glue = await import(pathToFileURL(gluePath).href);

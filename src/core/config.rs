@@ -11,6 +11,9 @@ use crate::core::error::TrackError;
 pub const DEFAULT_API_BASE: &str = "https://aicostmanager.com";
 /// The API prefix (`AICM_API_URL` upstream).
 pub const DEFAULT_API_URL: &str = "/api/v1";
+/// Sent as `User-Agent` where the runtime lets a script set it (not in browsers), as the Python SDK sends
+/// `aicostmanager-python`.
+pub const USER_AGENT: &str = concat!("aicostmanager-edge/", env!("CARGO_PKG_VERSION"));
 /// Most records one `trackBatch()` call accepts (it is sent in requests of at most `maxBatchSize`).
 pub const MAX_TRACK_BATCH_RECORDS: usize = 10_000;
 

@@ -144,7 +144,8 @@ fn check_response_id(id: String) -> Result<String, TrackError> {
     Ok(id)
 }
 
-fn check_customer_key(key: &str) -> Result<(), TrackError> {
+/// Checks a customer key (tracker default or per call): non-empty; `null` is how to omit it.
+pub fn check_customer_key(key: &str) -> Result<(), TrackError> {
     if key.trim().is_empty() {
         return Err(TrackError::InvalidCustomerKey { reason: "must be a non-empty string, or null to omit it".to_owned() });
     }

@@ -1,6 +1,7 @@
 //! One HTTP attempt: POST a body with `fetch`, bounded by a timeout, and report what happened as the core's
 //! [`HttpOutcome`]. The response body is always read (Workers require every body to be consumed).
 
+use crate::core::config::USER_AGENT;
 use crate::core::retry::HttpOutcome;
 use crate::wasm::errors::describe_thrown;
 use crate::wasm::js_value::get;
@@ -70,6 +71,10 @@ fn start_fetch(endpoint: &Endpoint, body: String, controller: Option<&web_sys::A
     if let Some(auth) = &endpoint.authorization {
         Reflect::set(&headers, &"authorization".into(), &JsValue::from_str(auth))?;
     }
+    if !in_browser() {
+        // Browsers own this header (and a custom one would need CORS approval); elsewhere name the client.
+        Reflect::set(&headers, &"user-agent".into(), &JsValue::from_str(USER_AGENT))?;
+    }
     let init = Object::new();
     Reflect::set(&init, &"method".into(), &"POST".into())?;
     Reflect::set(&init, &"headers".into(), &headers)?;
@@ -89,6 +94,12 @@ fn start_fetch(endpoint: &Endpoint, body: String, controller: Option<&web_sys::A
         }
     };
     Ok(Promise::resolve(&result))
+}
+
+/// True in a browser window or web worker: a `document` or `importScripts` global.
+fn in_browser() -> bool {
+    let global = js_sys::global();
+    ["document", "importScripts"].iter().any(|name| Reflect::has(&global, &JsValue::from_str(name)).unwrap_or(false))
 }
 
 fn call_method(object: &JsValue, name: &str) -> Result<JsValue, JsValue> {

@@ -6,7 +6,7 @@
 use crate::core::config::{TrackerConfig, NUMERIC_OPTIONS};
 use crate::core::error::TrackError;
 use crate::core::import::{describe, import_plain_object, HostValue};
-use crate::core::record::{Override, RecordDefaults, RecordInput, TimestampInput};
+use crate::core::record::{check_customer_key, Override, RecordDefaults, RecordInput, TimestampInput};
 use crate::core::value::Value;
 use crate::wasm::errors::describe_thrown;
 use crate::wasm::js_value::{get, is_plain_object, js_string};
@@ -66,14 +66,8 @@ pub fn read_tracker_options(options: &JsValue) -> Result<TrackerOptions, TrackEr
                 config.set_number(name, n)?;
             }
         }
-        defaults.customer_key = match read_customer_key(&options)? {
-            Override::Set(key) => Some(key),
-            Override::Inherit | Override::Clear => None,
-        };
-        defaults.context = match read_context(&options)? {
-            Override::Set(context) => Some(context),
-            Override::Inherit | Override::Clear => None,
-        };
+        defaults.customer_key = read_customer_key_value(&get_or_throw(&options, "customerKey")?)?;
+        defaults.context = read_context_value(&get_or_throw(&options, "context")?)?;
         defaults.anonymize_fields = read_fields(&options, "anonymizeFields")?;
         anonymizer = read_function(&options, "anonymizer")?;
         fetch = read_function(&options, "fetch")?;
@@ -220,9 +214,7 @@ pub fn read_customer_key_value(value: &JsValue) -> Result<Option<String>, TrackE
     let key = js_string(value).ok_or_else(|| TrackError::InvalidCustomerKey {
         reason: format!("must be a string or null, got {}", type_of(value)),
     })?;
-    if key.trim().is_empty() {
-        return Err(TrackError::InvalidCustomerKey { reason: "must be a non-empty string, or null".to_owned() });
-    }
+    check_customer_key(&key)?;
     Ok(Some(key))
 }
 

@@ -60,6 +60,7 @@ describe('the record on the wire', () => {
     const [request] = ingest.requests();
     assert.equal(request.path, '/api/v1/track');
     assert.equal(request.headers.authorization, `Bearer ${KEY}`);
+    assert.equal(request.headers['user-agent'], `aicostmanager-edge/${version}`, 'names the client, as the SDK does');
     assert.match(request.headers['content-type'], /^application\/json/);
     assert.equal(request.bodyText,
       '{"tracked":[{"service_key":"openai::gpt-4o-mini","response_id":"resp-1","timestamp":"1736937000.0",'
@@ -261,6 +262,8 @@ describe('validation: thrown AicmErrors, nothing sent, the tracker keeps working
   /** [label, options, code, message pattern] for `new Tracker(options)`. */
   const constructorCases = [
     ['missing apiKey', {}, 'E_MISSING_API_KEY', /apiKey/],
+    ['empty customerKey', { apiKey: KEY, customerKey: '' }, 'E_INVALID_CUSTOMER_KEY', /customerKey/],
+    ['blank customerKey', { apiKey: KEY, customerKey: '  ' }, 'E_INVALID_CUSTOMER_KEY', /customerKey/],
     ['no options at all', undefined, 'E_MISSING_API_KEY', /apiKey/],
     ['empty apiKey', { apiKey: '' }, 'E_INVALID_OPTION', /apiKey/],
     ['apiKey not a string', { apiKey: 42 }, 'E_INVALID_OPTION', /apiKey/],
