@@ -68,7 +68,7 @@ fn shortest_digits(x: f64) -> (Vec<u8>, i32) {
             && (below_high == Ordering::Less || (inclusive && below_high == Ordering::Equal))
     };
     for length in 1..exact.len() {
-        let (head, rest) = exact.split_at(length);
+        let (head, rest) = exact.split_at_checked(length).unwrap_or((&exact, &[]));
         let scale = exact_scale + (exact.len() - length) as i32;
         if rest.iter().all(|&d| d == b'0') {
             return (head.to_vec(), scale);
@@ -247,7 +247,7 @@ pub(crate) fn display_f64(x: f64) -> String {
     } else if point as usize >= digits.len() {
         format!("{sign}{digits}{}", "0".repeat(point as usize - digits.len()))
     } else {
-        let (int_part, frac_part) = digits.split_at(point as usize);
+        let (int_part, frac_part) = digits.split_at_checked(point as usize).unwrap_or((&digits, ""));
         format!("{sign}{int_part}.{frac_part}")
     }
 }

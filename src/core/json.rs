@@ -154,7 +154,7 @@ fn write_number(n: f64, out: &mut String) {
         out.push_str(&digits);
         out.push_str(&"0".repeat((n_pos - k) as usize));
     } else if 0 < n_pos && n_pos <= 21 {
-        let (int_part, frac_part) = digits.split_at(n_pos as usize);
+        let (int_part, frac_part) = digits.split_at_checked(n_pos as usize).unwrap_or((&digits, ""));
         out.push_str(int_part);
         out.push('.');
         out.push_str(frac_part);
@@ -163,7 +163,7 @@ fn write_number(n: f64, out: &mut String) {
         out.push_str(&"0".repeat((-n_pos) as usize));
         out.push_str(&digits);
     } else {
-        let (first, rest) = digits.split_at(1.min(digits.len()));
+        let (first, rest) = digits.split_at_checked(1).unwrap_or((&digits, ""));
         out.push_str(first);
         if !rest.is_empty() {
             out.push('.');

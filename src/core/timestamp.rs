@@ -330,13 +330,13 @@ fn python_float_repr(x: f64) -> String {
             out.push_str(&"0".repeat((point - count) as usize));
             out.push_str(".0");
         } else {
-            let (int_part, frac_part) = digits.split_at(point as usize);
+            let (int_part, frac_part) = digits.split_at_checked(point as usize).unwrap_or((&digits, ""));
             out.push_str(int_part);
             out.push('.');
             out.push_str(frac_part);
         }
     } else {
-        let (first, rest) = digits.split_at(1.min(digits.len()));
+        let (first, rest) = digits.split_at_checked(1).unwrap_or((&digits, ""));
         out.push_str(first);
         if !rest.is_empty() {
             out.push('.');
