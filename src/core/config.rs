@@ -6,6 +6,7 @@
 
 use crate::core::json::quoted;
 use crate::core::error::TrackError;
+use crate::core::decimal::display_f64;
 
 /// The service's public address (`AICM_API_BASE` upstream).
 pub const DEFAULT_API_BASE: &str = "https://aicostmanager.com";
@@ -81,7 +82,7 @@ impl TrackerConfig {
             return Err(invalid(option, "is not a numeric option"));
         };
         if !value.is_finite() || value.fract() != 0.0 || value < min as f64 || value > max as f64 {
-            return Err(invalid(option, format!("must be an integer from {min} to {max}, got {value}")));
+            return Err(invalid(option, format!("must be an integer from {min} to {max}, got {}", display_f64(value))));
         }
         let n = value as u64;
         match option {

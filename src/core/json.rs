@@ -7,6 +7,7 @@
 //! - [`write_value`] produces exactly the bytes the Python SDK puts on the wire (`json.dumps(x,
 //!   ensure_ascii=False, separators=(",", ":"))`), with numbers printed as JavaScript's `JSON.stringify`
 //!   prints them, since our numbers come from JS.
+use crate::core::decimal::{parse_decimal, shortest_decimal, ShortestDecimal};
 use crate::core::value::Value;
 
 /// How deeply arrays and objects may nest before [`parse`] gives up (the outermost container is depth 1).
@@ -153,7 +154,7 @@ fn write_number(n: f64, out: &mut String) {
         out.push_str(&digits);
         out.push_str(&"0".repeat((n_pos - k) as usize));
     } else if 0 < n_pos && n_pos <= 21 {
-        let (int_part, frac_part) = digits.split_at(n_pos as usize);
+        let (int_part, frac_part) = digits.split_at_checked(n_pos as usize).unwrap_or((&digits, ""));
         out.push_str(int_part);
         out.push('.');
         out.push_str(frac_part);
@@ -162,7 +163,7 @@ fn write_number(n: f64, out: &mut String) {
         out.push_str(&"0".repeat((-n_pos) as usize));
         out.push_str(&digits);
     } else {
-        let (first, rest) = digits.split_at(1.min(digits.len()));
+        let (first, rest) = digits.split_at_checked(1).unwrap_or((&digits, ""));
         out.push_str(first);
         if !rest.is_empty() {
             out.push('.');
@@ -173,38 +174,6 @@ fn write_number(n: f64, out: &mut String) {
         out.push(if exponent10 >= 0 { '+' } else { '-' });
         out.push_str(&exponent10.abs().to_string());
     }
-}
-
-/// A finite non-zero `f64` as the shortest digit string that reads back as the same `f64`:
-/// `(-1 if negative) × d.ddd × 10^exponent`.
-pub(crate) struct ShortestDecimal {
-    pub negative: bool,
-    /// Significant digits, no leading or trailing zeros ("15" for 1.5e-7).
-    pub digits: String,
-    /// Decimal exponent of the first digit.
-    pub exponent: i64,
-}
-
-/// The shortest round-trip digits of `x`, choosing among equally short candidates the one closest to `x`,
-/// and the even one on an exact tie: the rule shared by ECMAScript `Number::toString` and Python's `repr`.
-///
-/// Rust's `{:e}` gives the shortest digits but breaks exact ties upwards (229260357543.453125 →
-/// "…45313" where JavaScript and Python print "…45312"), so the result is re-rounded with Rust's exact,
-/// ties-to-even formatting at the same length and kept when it still reads back as `x`.
-pub(crate) fn shortest_decimal(x: f64) -> ShortestDecimal {
-    let shortest = format!("{x:e}"); // "-1.2345e-7", "5e-324", "1.7976931348623157e308"
-    let digit_count = shortest.split('e').next().unwrap_or_default().bytes().filter(u8::is_ascii_digit).count();
-    let nearest = format!("{:.*e}", digit_count.saturating_sub(1), x);
-    let chosen = if nearest.parse::<f64>() == Ok(x) { nearest } else { shortest };
-    let (mantissa, exponent) = chosen.split_once('e').unwrap_or((chosen.as_str(), "0"));
-    let (negative, mantissa) = match mantissa.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, mantissa),
-    };
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    let trimmed = digits.trim_end_matches('0');
-    let digits = if trimmed.is_empty() { "0".to_owned() } else { trimmed.to_owned() };
-    ShortestDecimal { negative, digits, exponent: exponent.parse().unwrap_or(0) }
 }
 
 struct Parser<'a> {
@@ -468,9 +437,11 @@ impl Parser<'_> {
             self.require_digit("in the exponent")?;
         }
         let text = std::str::from_utf8(self.bytes.get(start..self.pos).unwrap_or_default()).unwrap_or_default();
-        match text.parse::<f64>() {
-            Ok(n) if n.is_finite() => Ok(Value::Number(n)),
-            _ => Err(self.error_at(start, format!("number {text} is too large"))),
+        let n = parse_decimal(text);
+        if n.is_finite() {
+            Ok(Value::Number(n))
+        } else {
+            Err(self.error_at(start, format!("number {text} is too large")))
         }
     }
 
@@ -557,6 +528,14 @@ mod tests {
             // An exact tie at the shortest length: JavaScript picks the even digit.
             (229260357543.453125, "229260357543.45312"),
             (1.5e-323, "1.5e-323"),
+            (143188229389941.625, "143188229389941.62"), // another tie, x/8 near 1e14
+            (2.2250738585072014e-308, "2.2250738585072014e-308"),
+            (2.225073858507201e-308, "2.225073858507201e-308"), // largest subnormal
+            (1e23, "1e+23"),
+            (8.41e21, "8.41e+21"),
+            (5e-7, "5e-7"),
+            (0.1 + 0.7, "0.7999999999999999"),
+            (1.0 / 3.0 * 1e-10, "3.3333333333333335e-11"),
         ];
         for (n, expected) in table {
             assert_eq!(num(*n), *expected, "number {n:?}");
@@ -641,6 +620,18 @@ mod tests {
         assert_eq!(parse("1e-2"), Ok(Value::Number(0.01)));
         assert_eq!(parse("2.5E+3"), Ok(Value::Number(2500.0)));
         assert_eq!(parse("1e-999"), Ok(Value::Number(0.0)));
+        // Correctly rounded like JSON.parse, at the edges of the range and on exact midpoints.
+        let bits = |text: &str| match parse(text) {
+            Ok(Value::Number(n)) => n.to_bits(),
+            other => panic!("{text}: {other:?}"),
+        };
+        assert_eq!(bits("1.7976931348623158e308"), f64::MAX.to_bits());
+        assert_eq!(bits("2.4703282292062328e-324"), 1); // just above half the smallest subnormal
+        assert_eq!(bits("2.4703282292062327e-324"), 0);
+        assert_eq!(bits("9007199254740993"), 9007199254740992f64.to_bits()); // a tie: to even
+        assert_eq!(bits("9007199254740993.0000000000000000000000000001"), 9007199254740994f64.to_bits());
+        assert_eq!(bits("1795310876.161856"), 1795310876.161856f64.to_bits());
+        assert!(parse("1.7976931348623159e308").is_err());
     }
 
     #[test]

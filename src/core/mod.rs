@@ -17,6 +17,7 @@
 pub mod anonymize;
 pub mod batch;
 pub mod config;
+pub(crate) mod decimal;
 pub mod error;
 pub mod ids;
 pub mod immediate;

@@ -6,7 +6,7 @@
 //! (the range of Python's `datetime`); HTTP dates come back as epoch milliseconds.
 
 use crate::core::json::quoted;
-use crate::core::json::{shortest_decimal, ShortestDecimal};
+use crate::core::decimal::{display_f64, parse_decimal, shortest_decimal, ShortestDecimal};
 
 const MICROS_PER_SECOND: i64 = 1_000_000;
 const MICROS_PER_DAY: i64 = 86_400 * MICROS_PER_SECOND;
@@ -112,9 +112,9 @@ pub fn parse_iso8601(s: &str) -> Result<i64, String> {
 /// Fails when `ms` is not finite or lies outside 0001-01-01..9999-12-31 UTC.
 pub fn from_epoch_millis(ms: f64) -> Result<i64, String> {
     if !ms.is_finite() {
-        return Err(format!("timestamp {ms} is not a finite number of epoch milliseconds"));
+        return Err(format!("timestamp {} is not a finite number of epoch milliseconds", display_f64(ms)));
     }
-    let out_of_range = || format!("timestamp {ms} (epoch milliseconds) is outside 0001-01-01..9999-12-31 UTC");
+    let out_of_range = || format!("timestamp {} (epoch milliseconds) is outside 0001-01-01..9999-12-31 UTC", display_f64(ms));
     // Whole milliseconds and the fraction separately: `ms * 1000.0` is not exact beyond 2^53 microseconds.
     let whole = ms.floor();
     if whole < (MIN_MICROS / 1000) as f64 - 1.0 || whole > (MAX_MICROS / 1000) as f64 + 1.0 {
@@ -133,10 +133,13 @@ pub fn from_epoch_millis(ms: f64) -> Result<i64, String> {
 /// The float is the correctly rounded value of `micros / 10^6`, as CPython computes it (integer true
 /// division), so instants after 2255, whose microsecond counts exceed 2^53, still match byte for byte.
 pub fn format_sdk_seconds(micros: i64) -> String {
-    let sign = if micros < 0 { "-" } else { "" };
     let magnitude = micros.unsigned_abs();
-    let exact = format!("{sign}{}.{:06}", magnitude / 1_000_000, magnitude % 1_000_000);
-    let seconds = exact.parse::<f64>().unwrap_or(micros as f64 / 1e6);
+    let seconds = if magnitude < 1 << 53 {
+        micros as f64 / 1e6 // both exact, so the one division rounds correctly
+    } else {
+        let sign = if micros < 0 { "-" } else { "" };
+        parse_decimal(&format!("{sign}{}.{:06}", magnitude / 1_000_000, magnitude % 1_000_000))
+    };
     python_float_repr(seconds)
 }
 
@@ -327,13 +330,13 @@ fn python_float_repr(x: f64) -> String {
             out.push_str(&"0".repeat((point - count) as usize));
             out.push_str(".0");
         } else {
-            let (int_part, frac_part) = digits.split_at(point as usize);
+            let (int_part, frac_part) = digits.split_at_checked(point as usize).unwrap_or((&digits, ""));
             out.push_str(int_part);
             out.push('.');
             out.push_str(frac_part);
         }
     } else {
-        let (first, rest) = digits.split_at(1.min(digits.len()));
+        let (first, rest) = digits.split_at_checked(1).unwrap_or((&digits, ""));
         out.push_str(first);
         if !rest.is_empty() {
             out.push('.');
@@ -593,6 +596,10 @@ mod tests {
             (220_958_686_923_456_793, "220958686923.4568"),
             // 229260357543.453125 exactly: a tie at 17 digits, Python rounds to even.
             (229_260_357_543_453_121, "229260357543.45312"),
+            // Far outside datetime's range: still CPython's `repr(us / 10**6)`.
+            (4_503_599_627_370_497, "4503599627.370497"),
+            (i64::MAX, "9223372036854.775"),
+            (i64::MIN, "-9223372036854.775"),
         ];
         for (micros, expected) in table {
             assert_eq!(format_sdk_seconds(*micros), *expected, "{micros}");
