@@ -183,7 +183,16 @@ impl fmt::Display for DeliveryError {
             DeliveryError::HttpStatus { status, body } => write!(f, "HTTP {status}: {body}"),
             DeliveryError::InvalidResponse { reason } => write!(f, "unreadable /track response: {reason}"),
             DeliveryError::MissingResult => write!(f, "the /track response has no result for this record"),
-            DeliveryError::Rejected { errors } => write!(f, "rejected by the server: {}", errors.join("; ")),
+            DeliveryError::Rejected { errors } => {
+                f.write_str("rejected by the server: ")?;
+                for (i, error) in errors.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str("; ")?;
+                    }
+                    f.write_str(error)?;
+                }
+                Ok(())
+            }
             DeliveryError::TooLarge { status } => {
                 write!(f, "HTTP {status}: the record alone is larger than the server accepts")
             }

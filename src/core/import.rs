@@ -61,7 +61,7 @@ pub fn describe<H>(kind: &HostKind<H>) -> String {
 
 /// "a Map", "an object ...": the indefinite article English wants before `noun`.
 fn with_article(noun: &str) -> String {
-    let vowel = noun.chars().next().is_some_and(|c| "aeiouAEIOU".contains(c));
+    let vowel = noun.chars().next().is_some_and(|c| matches!(c.to_ascii_lowercase(), 'a' | 'e' | 'i' | 'o' | 'u'));
     format!("{} {noun}", if vowel { "an" } else { "a" })
 }
 

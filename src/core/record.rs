@@ -135,10 +135,9 @@ fn check_response_id(id: String) -> Result<String, TrackError> {
     if id.trim().is_empty() {
         return Err(TrackError::InvalidResponseId { reason: "must be a non-empty string".to_owned() });
     }
-    let chars = id.chars().count();
-    if chars > MAX_RESPONSE_ID_CHARS {
+    if id.chars().nth(MAX_RESPONSE_ID_CHARS).is_some() {
         return Err(TrackError::InvalidResponseId {
-            reason: format!("{chars} characters is longer than {MAX_RESPONSE_ID_CHARS}"),
+            reason: format!("longer than {MAX_RESPONSE_ID_CHARS} characters"),
         });
     }
     Ok(id)

@@ -92,7 +92,9 @@ const BROKEN_STRING: &str = "string with an unpaired surrogate (invalid UTF-16)"
 pub fn js_string(value: &JsValue) -> Option<String> {
     let text = value.as_string()?;
     // Only a lossy conversion produces U+FFFD from a string that did not contain it; check validity then.
-    if text.contains('\u{FFFD}') && !value.unchecked_ref::<JsString>().is_valid_utf16() {
+    // (A byte scan: `str::contains` would pull a substring searcher and its panic paths into the wasm.)
+    let has_replacement = text.as_bytes().windows(3).any(|w| w == "\u{FFFD}".as_bytes());
+    if has_replacement && !value.unchecked_ref::<JsString>().is_valid_utf16() {
         return None;
     }
     Some(text)
