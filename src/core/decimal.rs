@@ -26,6 +26,25 @@ pub(crate) struct ShortestDecimal {
 /// The shortest round-trip digits of `x` (finite, non-zero), choosing among equally short candidates the one
 /// closest to `x`, and the even one on an exact tie: the rule shared by ECMAScript `Number::toString` and
 /// Python's `repr`. A zero or non-finite `x` gives the digits "0".
+/// Appends `digits` with a decimal point after the first `before_point` of them ("12345", 2 → "12.345").
+pub(crate) fn push_with_point(digits: &str, before_point: usize, out: &mut String) {
+    let (int_part, frac_part) = digits.split_at_checked(before_point).unwrap_or((digits, ""));
+    out.push_str(int_part);
+    out.push('.');
+    out.push_str(frac_part);
+}
+
+/// Appends the mantissa of scientific notation: the first digit, then `.` and the rest when there is a rest
+/// ("15" → "1.5", "7" → "7"). The caller appends the exponent in its own style.
+pub(crate) fn push_mantissa(digits: &str, out: &mut String) {
+    let (first, rest) = digits.split_at_checked(1).unwrap_or((digits, ""));
+    out.push_str(first);
+    if !rest.is_empty() {
+        out.push('.');
+        out.push_str(rest);
+    }
+}
+
 pub(crate) fn shortest_decimal(x: f64) -> ShortestDecimal {
     let negative = x.is_sign_negative();
     let x = x.abs();

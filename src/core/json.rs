@@ -7,7 +7,7 @@
 //! - [`write_value`] produces exactly the bytes the Python SDK puts on the wire (`json.dumps(x,
 //!   ensure_ascii=False, separators=(",", ":"))`), with numbers printed as JavaScript's `JSON.stringify`
 //!   prints them, since our numbers come from JS.
-use crate::core::decimal::{parse_decimal, shortest_decimal, ShortestDecimal};
+use crate::core::decimal::{parse_decimal, push_mantissa, push_with_point, shortest_decimal, ShortestDecimal};
 use crate::core::value::Value;
 
 /// How deeply arrays and objects may nest before [`parse`] gives up (the outermost container is depth 1).
@@ -154,21 +154,13 @@ fn write_number(n: f64, out: &mut String) {
         out.push_str(&digits);
         out.push_str(&"0".repeat((n_pos - k) as usize));
     } else if 0 < n_pos && n_pos <= 21 {
-        let (int_part, frac_part) = digits.split_at_checked(n_pos as usize).unwrap_or((&digits, ""));
-        out.push_str(int_part);
-        out.push('.');
-        out.push_str(frac_part);
+        push_with_point(&digits, n_pos as usize, out);
     } else if -6 < n_pos && n_pos <= 0 {
         out.push_str("0.");
         out.push_str(&"0".repeat((-n_pos) as usize));
         out.push_str(&digits);
     } else {
-        let (first, rest) = digits.split_at_checked(1).unwrap_or((&digits, ""));
-        out.push_str(first);
-        if !rest.is_empty() {
-            out.push('.');
-            out.push_str(rest);
-        }
+        push_mantissa(&digits, out);
         let exponent10 = n_pos - 1;
         out.push('e');
         out.push(if exponent10 >= 0 { '+' } else { '-' });

@@ -6,7 +6,7 @@
 //! (the range of Python's `datetime`); HTTP dates come back as epoch milliseconds.
 
 use crate::core::json::quoted;
-use crate::core::decimal::{display_f64, parse_decimal, shortest_decimal, ShortestDecimal};
+use crate::core::decimal::{display_f64, parse_decimal, push_mantissa, push_with_point, shortest_decimal, ShortestDecimal};
 
 const MICROS_PER_SECOND: i64 = 1_000_000;
 const MICROS_PER_DAY: i64 = 86_400 * MICROS_PER_SECOND;
@@ -330,18 +330,10 @@ fn python_float_repr(x: f64) -> String {
             out.push_str(&"0".repeat((point - count) as usize));
             out.push_str(".0");
         } else {
-            let (int_part, frac_part) = digits.split_at_checked(point as usize).unwrap_or((&digits, ""));
-            out.push_str(int_part);
-            out.push('.');
-            out.push_str(frac_part);
+            push_with_point(&digits, point as usize, &mut out);
         }
     } else {
-        let (first, rest) = digits.split_at_checked(1).unwrap_or((&digits, ""));
-        out.push_str(first);
-        if !rest.is_empty() {
-            out.push('.');
-            out.push_str(rest);
-        }
+        push_mantissa(&digits, &mut out);
         out.push_str(&format!("e{}{:02}", if exponent < 0 { '-' } else { '+' }, exponent.abs()));
     }
     out

@@ -41,11 +41,11 @@ pub async fn rejects_bad_input_without_sending() {
     let thrown = tracker.track("openai::gpt-4o-mini".into(), js(r#"{"total_tokens":"x","n":null}"#), JsValue::UNDEFINED);
     assert!(thrown.is_ok(), "strings and null are valid usage values");
     let bad = tracker.track("".into(), js(r#"{"total_tokens":1}"#), JsValue::UNDEFINED);
-    let error = bad.err().expect("empty service key throws");
+    let error = bad.expect_err("empty service key throws");
     assert_eq!(get(&error, "code").as_string().as_deref(), Some("E_INVALID_SERVICE_KEY"));
     assert_eq!(get(&error, "name").as_string().as_deref(), Some("AicmError"));
     let not_object = tracker.track("a::b".into(), JsValue::from_str("usage"), JsValue::UNDEFINED);
-    assert_eq!(get(&not_object.err().expect("throws"), "code").as_string().as_deref(), Some("E_INVALID_USAGE"));
+    assert_eq!(get(&not_object.expect_err("throws"), "code").as_string().as_deref(), Some("E_INVALID_USAGE"));
     settle(thrown.expect("promise")).await;
     assert_eq!(request_count().await, before + 1, "only the valid record was sent");
 }
