@@ -34,6 +34,7 @@ export type AicmErrorCode =
   | "E_INVALID_RECORD"
   | "E_INVALID_OPTION"
   | "E_MISSING_API_KEY"
+  | "E_QUEUE_FULL"
   | "E_TRACKER_CLOSED"
   | "E_REENTRANT"
   | "E_UNSUPPORTED_DELIVERY_TYPE";

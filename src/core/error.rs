@@ -47,6 +47,9 @@ pub enum TrackError {
     InvalidOption { option: String, reason: String },
     /// No API key was given and the tracker was not told it talks to the user's own proxy.
     MissingApiKey,
+    /// The outbox already holds `max_records` records or `max_bytes` bytes: nothing was added. Flush (or raise
+    /// `maxQueueSize`/`maxQueueBytes`) and track again; nothing already queued was dropped.
+    QueueFull { records: usize, bytes: usize, max_records: usize, max_bytes: usize },
     /// The tracker was closed; create a new one.
     TrackerClosed,
     /// A tracker method was called while the same tracker was already busy in a call further up the stack
@@ -76,6 +79,7 @@ impl TrackError {
             TrackError::InvalidRecord { .. } => "E_INVALID_RECORD",
             TrackError::InvalidOption { .. } => "E_INVALID_OPTION",
             TrackError::MissingApiKey => "E_MISSING_API_KEY",
+            TrackError::QueueFull { .. } => "E_QUEUE_FULL",
             TrackError::TrackerClosed => "E_TRACKER_CLOSED",
             TrackError::Reentrant => "E_REENTRANT",
             TrackError::UnsupportedDeliveryType { .. } => "E_UNSUPPORTED_DELIVERY_TYPE",
@@ -126,6 +130,10 @@ impl fmt::Display for TrackError {
             TrackError::MissingApiKey => write!(
                 f,
                 "apiKey: no API key given; pass {{ apiKey }}, or {{ proxy: true }} when apiBase is your own proxy that adds the key"
+            ),
+            TrackError::QueueFull { records, bytes, max_records, max_bytes } => write!(
+                f,
+                "queue: full ({records} records, {bytes} bytes; limits maxQueueSize {max_records}, maxQueueBytes {max_bytes}); flush() and track again"
             ),
             TrackError::TrackerClosed => write!(f, "tracker: closed; create a new Tracker"),
             TrackError::Reentrant => write!(f, "tracker: called from inside its own anonymizer or fetch while busy"),
