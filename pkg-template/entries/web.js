@@ -11,4 +11,5 @@ export const ready = init({
 await ready;
 
 export const version = '__AICM_VERSION__';
+export * from '../stores/index.js';
 // @glue-exports: scripts/build-pkg replaces this line with the glue's named exports (all but initSync).
