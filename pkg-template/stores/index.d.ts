@@ -1,0 +1,112 @@
+// Types of the outbox stores (deliveryType "persistent_queue"). Hand-written; the implementations are the .js
+// files beside this one.
+
+/** One stored entry. Keys and values are built by the tracker (values are JSON text); a store keeps them as given. */
+export interface OutboxEntry {
+  key: string;
+  value: string;
+}
+
+/**
+ * Where a persistent queue keeps its records. Implement it over any key-value store: `put`, `list` and `delete`
+ * are required, the rest optional. A method that rejects makes the tracker keep the records in memory and try
+ * again with its next store call; it never loses them for that.
+ */
+export interface OutboxStore {
+  /** Persist entries; one transaction where the store has them. A key may be written again (same value shape). */
+  put(entries: OutboxEntry[]): Promise<void>;
+  /** Every entry whose key starts with `prefix`, in any order. */
+  list(prefix: string): Promise<OutboxEntry[]>;
+  /** Remove entries by key; missing keys are not an error. */
+  delete(keys: string[]): Promise<void>;
+  /** Optional. "memory" | "persistent" (default "persistent"); a store may change it (IndexedDB falling back). */
+  readonly durability?: string;
+  /**
+   * Optional. true when `list` sees every completed `put`/`delete` at once from any tracker sharing the store
+   * (memory, IndexedDB). false for eventually consistent stores (Workers KV). Default false.
+   */
+  readonly consistent?: boolean;
+  /**
+   * Optional. Runs `fn` holding an exclusive lock named `name` across every tracker sharing the store (IndexedDB:
+   * Web Locks). Without it, trackers sharing a store may both send a record (at least once; same response_id).
+   */
+  lock?<T>(name: string, fn: () => Promise<T>): Promise<T>;
+}
+
+/** What `memoryStore()` returns: always in memory, consistent, with an in-process lock. */
+export interface MemoryOutboxStore extends OutboxStore {
+  readonly durability: "memory";
+  readonly consistent: true;
+  lock<T>(name: string, fn: () => Promise<T>): Promise<T>;
+}
+
+/**
+ * An outbox in a `Map`, for every runtime: the default store. Nothing survives the page, worker or isolate
+ * (`durability: "memory"`). `lock` excludes trackers sharing this store within the realm. Rejects only with a
+ * TypeError for malformed arguments.
+ */
+export declare function memoryStore(): MemoryOutboxStore;
+
+/** Options of `indexedDbStore()`. */
+export interface IndexedDbStoreOptions {
+  /** Database name. Default "aicostmanager-edge". */
+  dbName?: string;
+  /** Object store name (created when missing). Default "outbox". */
+  storeName?: string;
+}
+
+/** What `indexedDbStore()` returns. */
+export interface IndexedDbOutboxStore extends OutboxStore {
+  /** "persistent" while IndexedDB works; "memory" once it fell back (see `fallbackReason`). */
+  readonly durability: "persistent" | "memory";
+  /** true, unless IndexedDB failed after being written and could not be read back. */
+  readonly consistent: boolean;
+  /** Why the store fell back to memory (IndexedDB missing, open or transaction failed), or undefined. */
+  readonly fallbackReason: string | undefined;
+  /** Holds the Web Lock "aicostmanager-edge:" + name (an in-page lock where Web Locks are missing). */
+  lock<T>(name: string, fn: () => Promise<T>): Promise<T>;
+}
+
+/**
+ * An outbox in IndexedDB for pages and web workers, shared by every tab of the origin, opened on first use.
+ * Falls back to memory (and says so in `durability` / `fallbackReason`) where IndexedDB is missing or fails;
+ * never rejects because of IndexedDB. Throws a TypeError for an empty `dbName` or `storeName`.
+ */
+export declare function indexedDbStore(options?: IndexedDbStoreOptions): IndexedDbOutboxStore;
+
+/**
+ * The parts of a Workers KV namespace binding (`env.MY_KV`) that `kvStore` uses, typed structurally so no
+ * `@cloudflare/workers-types` is needed.
+ */
+export interface KvNamespaceLike {
+  get(key: string): Promise<string | null>;
+  put(key: string, value: string, options?: { expirationTtl?: number }): Promise<void>;
+  delete(key: string): Promise<void>;
+  list(options?: { prefix?: string | null; cursor?: string | null }): Promise<{
+    keys: { name: string }[];
+    list_complete: boolean;
+    cursor?: string;
+  }>;
+}
+
+/** Options of `kvStore()`. */
+export interface KvStoreOptions {
+  /** Expiration of every segment written, in seconds; an integer ≥ 60. Default 7 days. */
+  ttlSeconds?: number;
+}
+
+/** What `kvStore()` returns: persistent, eventually consistent, without a lock. */
+export interface KvOutboxStore extends OutboxStore {
+  readonly durability: "persistent";
+  readonly consistent: false;
+}
+
+/**
+ * An outbox in Cloudflare Workers KV (`kvStore(env.MY_KV)`). Writes only fresh keys: one KV write per `put`
+ * (a segment holding all its entries, with `expirationTtl`), one delete (plus one write when a segment is only
+ * partly deleted) per segment touched by `delete`, one list per 1000 keys plus one read per segment not seen
+ * before by `list`. At least once: isolates may send the same record twice; duplicates carry the same
+ * response_id and the service keeps one. Throws a TypeError when `namespace` is not a KV binding, a RangeError
+ * when `ttlSeconds` is not an integer ≥ 60.
+ */
+export declare function kvStore(namespace: KvNamespaceLike, options?: KvStoreOptions): KvOutboxStore;

@@ -1,0 +1,178 @@
+// The IndexedDB store: the persistent outbox of browsers and web workers, with a memory fallback.
+import { openDatabase, prefixRange, readFactory, runTransaction } from './idb-requests.js';
+import { createLocks } from './locks.js';
+import { memoryStore } from './memory.js';
+import { checkEntries, checkKeys, checkPrefix } from './validate.js';
+
+/** Stands in for Web Locks where they are missing: excludes within this realm only. */
+let realmLocks;
+
+/**
+ * An outbox store in IndexedDB, for pages and web workers (dedicated, shared, service). Queued records survive
+ * reloads, closed tabs and browser restarts (until the browser evicts the origin's storage), and every tab of the
+ * origin sees the same outbox.
+ *
+ * - Opens database `dbName` (object store `storeName`, one object `{ key, value }` per entry) on first use, never
+ *   when created or imported. `put` and `delete` are one readwrite transaction per call: all or nothing.
+ *   `list(prefix)` reads one key range. `consistent: true` (IndexedDB transactions are seen at once by all tabs).
+ * - `lock(name, fn)` holds the Web Lock `"aicostmanager-edge:" + name`, so only one tab (or worker) drains at a
+ *   time. Without Web Locks it excludes within this page or worker only.
+ * - Falls back to an in-memory store when `indexedDB` is missing, or opening the database or a transaction fails
+ *   (private modes, WebKit's "UnknownError", a full quota, an open hanging > 10 s): `durability` becomes
+ *   "memory" and `fallbackReason` says why. The failed call and every later one are served from memory, which
+ *   first takes over what IndexedDB still gives back. From then on nothing survives the page. If IndexedDB had
+ *   been written and could not be read back, `consistent` turns false (the tracker then keeps records it does not
+ *   see listed instead of taking them as delivered by another tab).
+ * - Never rejects because IndexedDB failed; rejects with a TypeError only for bad arguments.
+ *
+ * @param {{ dbName?: string, storeName?: string }} [options]
+ * @returns {import('./index.js').OutboxStore & { readonly fallbackReason: string | undefined }}
+ */
+export function indexedDbStore({ dbName = 'aicostmanager-edge', storeName = 'outbox' } = {}) {
+  if (typeof dbName !== 'string' || dbName === '') throw new TypeError('indexedDbStore: dbName must be a non-empty string');
+  if (typeof storeName !== 'string' || storeName === '') throw new TypeError('indexedDbStore: storeName must be a non-empty string');
+
+  const factory = readFactory();
+  let dbPromise = null;
+  let wrote = false;
+  let unreadable = false;
+  /** Set once: resolves to the memory store that serves every call from then on. */
+  let fallback = null;
+  let fallbackReason;
+
+  function database() {
+    if (!dbPromise) {
+      const opening = openDatabase(factory, dbName, storeName).then((db) => {
+        const forget = () => {
+          if (dbPromise === opening) dbPromise = null;
+        };
+        db.onversionchange = () => {
+          db.close();
+          forget();
+        };
+        db.onclose = forget; // closed by the browser (storage cleared): reopen on the next call
+        return db;
+      });
+      dbPromise = opening;
+    }
+    return dbPromise;
+  }
+
+  function fallBack(reason, db) {
+    fallbackReason ??= reason;
+    fallback ??= salvage(db);
+    return fallback;
+  }
+
+  /** A memory store holding what IndexedDB still returns; marks the store unreadable when that fails after writes. */
+  async function salvage(db) {
+    const memory = memoryStore();
+    if (!db) {
+      if (wrote) unreadable = true;
+      return memory;
+    }
+    try {
+      const rows = await runTransaction(db, storeName, 'readonly', (store) => store.getAll());
+      await memory.put(readableRows(rows));
+    } catch {
+      if (wrote) unreadable = true;
+    }
+    return memory;
+  }
+
+  /**
+   * Runs `idbWork(db)`; on an IndexedDB failure switches to memory and runs `memoryWork(memory)` instead. A call
+   * that failed because the connection was closed under it (another tab upgrading the database, storage cleared)
+   * is tried once more on a new connection first.
+   */
+  async function run(what, idbWork, memoryWork) {
+    for (let attempt = 0; ; attempt += 1) {
+      if (fallback) return memoryWork(await fallback);
+      let db;
+      const opening = database();
+      try {
+        db = await opening;
+        const result = await idbWork(db);
+        // The fallback started while this call was in IndexedDB: memory must see it too.
+        return fallback ? memoryWork(await fallback) : result;
+      } catch (err) {
+        if (attempt === 0 && db && dbPromise !== opening) continue;
+        const reason = db ? `IndexedDB ${what} failed: ${describe(err)}` : `IndexedDB could not be opened: ${describe(err)}`;
+        return memoryWork(await fallBack(reason, db));
+      }
+    }
+  }
+
+  if (!factory) fallBack('indexedDB is not available in this context', null);
+
+  const lock = (name, fn) => {
+    const locks = globalThis.navigator?.locks;
+    if (locks && typeof locks.request === 'function') return locks.request(`aicostmanager-edge:${name}`, () => fn());
+    realmLocks ??= createLocks();
+    return realmLocks(`aicostmanager-edge:${name}`, fn);
+  };
+
+  return {
+    get durability() {
+      return fallback ? 'memory' : 'persistent';
+    },
+    get consistent() {
+      return !unreadable;
+    },
+    get fallbackReason() {
+      return fallbackReason;
+    },
+    async put(entries) {
+      const checked = checkEntries(entries);
+      if (checked.length === 0) return;
+      await run(
+        'write',
+        async (db) => {
+          await runTransaction(db, storeName, 'readwrite', (store) => {
+            for (const entry of checked) store.put(entry);
+          });
+          wrote = true;
+        },
+        (memory) => memory.put(checked),
+      );
+    },
+    async list(prefix) {
+      checkPrefix(prefix);
+      return run(
+        'read',
+        async (db) => {
+          const rows = await runTransaction(db, storeName, 'readonly', (store) => store.getAll(prefixRange(prefix)));
+          return readableRows(rows).filter((row) => row.key.startsWith(prefix));
+        },
+        (memory) => memory.list(prefix),
+      );
+    },
+    async delete(keys) {
+      const checked = checkKeys(keys);
+      if (checked.length === 0) return;
+      await run(
+        'delete',
+        (db) =>
+          runTransaction(db, storeName, 'readwrite', (store) => {
+            for (const key of checked) store.delete(key);
+          }),
+        (memory) => memory.delete(checked),
+      );
+    },
+    lock,
+  };
+}
+
+/** The `{ key, value }` string pairs among stored objects (anything else in the object store is skipped). */
+function readableRows(rows) {
+  const out = [];
+  for (const row of rows ?? []) {
+    if (row && typeof row.key === 'string' && typeof row.value === 'string') out.push({ key: row.key, value: row.value });
+  }
+  return out;
+}
+
+function describe(err) {
+  if (err && typeof err === 'object') return `${err.name ?? 'Error'}: ${err.message ?? String(err)}`;
+  return String(err);
+}
