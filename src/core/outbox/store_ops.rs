@@ -5,6 +5,9 @@ use super::stored::{self, KeyKind};
 use super::table::Table;
 use super::{Outbox, Outstanding, StoreOp, StoreOpId, StoreOpKind};
 
+/// Most deleted keys remembered between two listings.
+const MAX_RECENTLY_DELETED: usize = 10_000;
+
 impl Outbox {
     /// The next store operation, or `None` when there is nothing to do, one is outstanding, or the last one
     /// failed and nothing changed since (the next change or flush retries it).
@@ -68,7 +71,13 @@ impl Outbox {
                 }
             }
         } else if ok {
-            self.store.recently_deleted.extend(op.keys);
+            let recent = &mut self.store.recently_deleted;
+            recent.extend(op.keys);
+            // Without listings (a host that lists only at start) keep the newest ones only; forgetting one
+            // at worst lets a stale listing resend a delivered record (same response_id: deduplicated).
+            if recent.len() > MAX_RECENTLY_DELETED {
+                recent.drain(..recent.len() - MAX_RECENTLY_DELETED / 2);
+            }
         } else {
             self.store.pending_deletes.extend(op.keys);
         }
