@@ -1,0 +1,48 @@
+//! The limits one outbox works within.
+
+use crate::core::retry::RetryPolicy;
+
+/// Seven days: the default `max_age_ms`.
+pub const DEFAULT_MAX_AGE_MS: u64 = 7 * 24 * 60 * 60 * 1000;
+
+/// Limits and names for one [`super::Outbox`]. Build it with [`OutboxConfig::new`] and change the fields
+/// that differ.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxConfig {
+    /// Attempts and delays for retryable failures (`max_attempts` counts failed sends of a record; at that
+    /// count it is dead-lettered). `max_retry_after_ms` caps a server's `Retry-After`.
+    pub policy: RetryPolicy,
+    /// Most records in one request body (0 counts as 1).
+    pub max_batch_size: usize,
+    /// Most bytes in one request body (a single larger record is still sent, alone).
+    pub max_batch_bytes: usize,
+    /// Most records held, queued and in flight (dead letters not counted): `maxQueueSize`.
+    pub max_queue_size: usize,
+    /// Most record bytes held, queued and in flight: `maxQueueBytes`.
+    pub max_queue_bytes: usize,
+    /// A record older than this (since it entered the queue) is dead-lettered at its next failure.
+    pub max_age_ms: u64,
+    /// How long a batch may be in flight before its records are due again (the isolate may have died
+    /// mid-send). Keep it above the HTTP timeout: the default is a 10 s timeout plus 5 s.
+    pub lease_ms: u64,
+    /// `"aicm/v1/<fingerprint>/"` from [`crate::core::fingerprint::namespace`]: every store key starts with it.
+    pub namespace: String,
+}
+
+impl OutboxConfig {
+    /// The queue defaults under `namespace`: 5 attempts (500 ms base backoff, 30 s cap, `Retry-After` capped
+    /// at 60 s), batches of at most 1000 records and 4 MiB, at most 10,000 records and 16 MiB held,
+    /// 7 days of age, a 15 s lease.
+    pub fn new(namespace: impl Into<String>) -> OutboxConfig {
+        OutboxConfig {
+            policy: RetryPolicy { max_attempts: 5, ..RetryPolicy::default() },
+            max_batch_size: 1000,
+            max_batch_bytes: 4 * 1024 * 1024,
+            max_queue_size: 10_000,
+            max_queue_bytes: 16 * 1024 * 1024,
+            max_age_ms: DEFAULT_MAX_AGE_MS,
+            lease_ms: 15_000,
+            namespace: namespace.into(),
+        }
+    }
+}

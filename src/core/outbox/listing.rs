@@ -1,0 +1,138 @@
+//! Reconciling with what the store holds: adopting what others left, forgetting what others finished.
+
+use super::entry::{flag, Dead, Live};
+use super::stored::{self, KeyKind};
+use super::Outbox;
+
+impl Outbox {
+    /// The store's entries under the namespace (`store.list(namespace)`): call it at start and at the start
+    /// of each drain, ideally with no store operation outstanding.
+    ///
+    /// - Unknown `q/` entries are adopted, due now, in `created` order among the others; unknown `d/`
+    ///   entries join the dead letters. Bounds do not apply (they exist already).
+    /// - An id that is a dead letter (here or in the listing) is not queued: a `q/` key left beside its
+    ///   `d/` key (a run that stopped between the two writes) is deleted.
+    /// - Keys this outbox deleted or is deleting are ignored (the listing may predate the delete).
+    /// - Values it cannot read are left in the store and counted in `stats().unreadable`.
+    /// - `drop_missing` (consistent stores shared by several trackers only): records and dead letters
+    ///   whose store write had succeeded, with no write outstanding, but which the listing no longer shows,
+    ///   were delivered, dead-lettered or purged by another tracker: they are forgotten, not sent again. A
+    ///   record written but still in the store is never forgotten: a later listing shows it again.
+    pub fn handle_listed(&mut self, entries: Vec<(String, String)>, now_ms: u64, drop_missing: bool) {
+        let mut tombstones = std::mem::take(&mut self.store.recently_deleted);
+        tombstones.extend(self.store.pending_deletes.iter().cloned());
+        if let Some(op) = self.store.outstanding.as_ref().filter(|o| !o.put) {
+            tombstones.extend(op.keys.iter().cloned());
+        }
+        tombstones.sort_unstable();
+        tombstones.dedup();
+
+        let ns = self.config.namespace.clone();
+        let mut unreadable = 0;
+        let mut new_live: Vec<Live> = Vec::new();
+        let mut new_dead: Vec<Dead> = Vec::new();
+        for (key, value) in &entries {
+            let Some((kind, id)) = stored::split_key(&ns, key) else {
+                // Under the namespace but of no known shape (another version's layout).
+                unreadable += usize::from(key.starts_with(ns.as_str()));
+                continue;
+            };
+            if tombstones.binary_search(key).is_ok() {
+                continue;
+            }
+            let known = match kind {
+                KeyKind::Queued => self.live.find(id).and_then(|p| self.live.get_mut(p)).map(|r| r.flags |= flag::SEEN),
+                KeyKind::Dead => self.dead.find(id).and_then(|p| self.dead.get_mut(p)).map(|r| r.flags |= flag::SEEN),
+            };
+            if known.is_some() {
+                continue;
+            }
+            let read = match kind {
+                KeyKind::Queued => stored::read_queued(id, value).map(|row| new_live.push(row)),
+                KeyKind::Dead => stored::read_dead(id, value).map(|row| new_dead.push(row)),
+            };
+            unreadable += usize::from(read.is_err());
+        }
+        drop(entries);
+        self.unreadable = unreadable;
+
+        // Dead letters first: an id both queued and dead is dead.
+        new_dead.sort_unstable_by_key(|d| d.at_ms);
+        for mut row in new_dead {
+            if let Some(pos) = self.live.find(row.rec.id()) {
+                self.remove_live(pos, true);
+            }
+            row.flags |= flag::SEEN;
+            let _ = self.dead.push(row);
+        }
+
+        let boundary = self.live.slots() as u32;
+        new_live.sort_unstable_by_key(|r| r.created_ms);
+        let mut adopted = 0usize;
+        for mut row in new_live {
+            if self.dead.find(row.rec.id()).is_some() {
+                self.schedule_delete(stored::key(&ns, KeyKind::Queued, row.rec.id()));
+                continue;
+            }
+            row.due_ms = now_ms;
+            row.flags |= flag::SEEN;
+            let len = row.rec.json_len();
+            if self.live.push(row).is_ok() {
+                self.bytes += len;
+                adopted += 1;
+            }
+        }
+
+        if drop_missing {
+            self.forget_missing();
+        }
+        for (_, row) in self.live.iter_mut() {
+            row.flags &= !flag::SEEN;
+        }
+        for (_, row) in self.dead.iter_mut() {
+            row.flags &= !flag::SEEN;
+        }
+        if adopted > 0 {
+            self.merge_adopted(boundary);
+        }
+        self.due_cache = None;
+        self.store.parked = false;
+        self.compact();
+    }
+
+    /// Forgets rows the store no longer holds although a write of them succeeded (see `handle_listed`).
+    fn forget_missing(&mut self) {
+        let missing = |flags: u8| flags & (flag::CONFIRMED | flag::IN_PUT | flag::SEEN) == flag::CONFIRMED;
+        let live: Vec<u32> = self.live.iter().filter(|(_, r)| missing(r.flags)).map(|(p, _)| p).collect();
+        for pos in live {
+            self.remove_live(pos, false);
+        }
+        let dead: Vec<u32> = self.dead.iter().filter(|(_, r)| missing(r.flags)).map(|(p, _)| p).collect();
+        for pos in dead {
+            self.dead.remove(pos);
+        }
+    }
+
+    /// Rows from `boundary` on were adopted (sorted by `created`): merges them among the others, which keep
+    /// their order.
+    fn merge_adopted(&mut self, boundary: u32) {
+        type Rows = Vec<(u32, u64)>;
+        let (old, new): (Rows, Rows) = self.live.iter().map(|(p, r)| (p, r.created_ms)).partition(|(p, _)| *p < boundary);
+        let mut order = Vec::with_capacity(old.len() + new.len());
+        let (mut a, mut b) = (old.into_iter().peekable(), new.into_iter().peekable());
+        loop {
+            let take_new = match (a.peek(), b.peek()) {
+                (Some((_, old_created)), Some((_, new_created))) => new_created < old_created,
+                (None, Some(_)) => true,
+                (Some(_), None) => false,
+                (None, None) => break,
+            };
+            let next = if take_new { b.next() } else { a.next() };
+            if let Some((pos, _)) = next {
+                order.push(pos);
+            }
+        }
+        let moves = self.live.reorder(&order);
+        self.remap_in_flight(&moves);
+    }
+}

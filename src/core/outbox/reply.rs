@@ -1,0 +1,235 @@
+//! What an HTTP outcome means for each record of the batch it answers.
+
+use super::entry::flag;
+use super::{BatchId, InFlight, Outbox};
+use crate::core::error::DeliveryError;
+use crate::core::response::{self, ServerResult, TrackReply};
+use crate::core::retry::{self, HttpOutcome, OutcomeClass};
+
+/// What one per-record result of a 2xx means in queue mode.
+#[derive(Debug)]
+enum Verdict {
+    /// `queued`, `completed`, `service_key_unknown`, or cost events without a status: it leaves the outbox.
+    Delivered,
+    /// `error`, or errors without a status: dead-lettered with the server's messages.
+    Rejected(Vec<String>),
+    /// A status this version does not know, without errors or cost events: tried again later.
+    Unknown(DeliveryError),
+}
+
+fn verdict(result: &ServerResult) -> Verdict {
+    match result.status.as_deref() {
+        Some(status) if response::is_accepted_status(status) => Verdict::Delivered,
+        Some("error") => Verdict::Rejected(result.errors.clone()),
+        _ if result.cost_events.is_some() => Verdict::Delivered,
+        _ if !result.errors.is_empty() => Verdict::Rejected(result.errors.clone()),
+        Some(other) => Verdict::Unknown(DeliveryError::InvalidResponse {
+            reason: format!("unknown status {} without errors or cost_events", crate::core::json::quoted(other)),
+        }),
+        None => Verdict::Unknown(DeliveryError::InvalidResponse {
+            reason: "the result has no status, errors or cost_events".to_owned(),
+        }),
+    }
+}
+
+fn status_of(outcome: &HttpOutcome) -> Option<u16> {
+    match outcome {
+        HttpOutcome::Response { status, .. } => Some(*status),
+        HttpOutcome::Network { .. } | HttpOutcome::Timeout { .. } => None,
+    }
+}
+
+impl Outbox {
+    /// Reports the HTTP outcome of batch `id` (from [`super::SendOutput::Send`]). `now_ms` is when it
+    /// arrived (delays count from it); `jitter` is a uniform draw in `[0, 1)`, used if a backoff is needed.
+    ///
+    /// The batch in flight: every record gets its outcome (see the module docs). A batch whose lease
+    /// expired: only a readable 2xx counts (its accepted records are delivered, its rejected ones
+    /// dead-lettered, wherever they are now); anything else is ignored, as are unknown ids.
+    pub fn handle_response(&mut self, id: BatchId, outcome: HttpOutcome, now_ms: u64, jitter: f64) {
+        match self.in_flight.take() {
+            Some(flight) if flight.id == id => self.resolve(flight, &outcome, now_ms, jitter),
+            other => {
+                self.in_flight = other;
+                if let Some(i) = self.expired.iter().position(|e| *e == id) {
+                    self.expired.remove(i);
+                    self.late_reply(&outcome, now_ms);
+                }
+            }
+        }
+        self.compact();
+    }
+
+    fn resolve(&mut self, flight: InFlight, outcome: &HttpOutcome, now_ms: u64, jitter: f64) {
+        // Every member is due now unless its outcome says otherwise.
+        let members = self.release(&flight.positions, flight.id, now_ms);
+        match retry::classify(outcome) {
+            OutcomeClass::Success => self.accept_reply(&flight.positions, &members, outcome, now_ms, jitter),
+            OutcomeClass::TooLarge => {
+                if members.len() > 1 {
+                    self.batch_limit = (members.len() / 2).max(1);
+                } else {
+                    let reason = DeliveryError::TooLarge { status: 413 }.to_string();
+                    for &pos in &members {
+                        self.dead_letter(pos, now_ms, reason.clone(), Some(413), Vec::new());
+                    }
+                }
+            }
+            OutcomeClass::Retryable => {
+                let error = retry::outcome_error(outcome);
+                let items: Vec<(u32, &DeliveryError)> = members.iter().map(|&p| (p, &error)).collect();
+                let delay = self.fail(&items, status_of(outcome), outcome, now_ms, jitter);
+                self.blocked_until_ms = self.blocked_until_ms.max(now_ms.saturating_add(delay));
+            }
+            OutcomeClass::Permanent => {
+                let named = match outcome {
+                    HttpOutcome::Response { status: 422, body, .. } => self.named_in_422(&members, body),
+                    _ => Vec::new(),
+                };
+                if named.is_empty() {
+                    let reason = retry::outcome_error(outcome).to_string();
+                    for &pos in &members {
+                        self.dead_letter(pos, now_ms, reason.clone(), status_of(outcome), Vec::new());
+                    }
+                } else {
+                    // The others are due now, with no attempt counted.
+                    for (pos, errors) in named {
+                        let reason = DeliveryError::Rejected { errors: errors.clone() }.to_string();
+                        self.dead_letter(pos, now_ms, reason, Some(422), errors);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A 2xx for the batch in flight.
+    fn accept_reply(&mut self, sent: &[u32], members: &[u32], outcome: &HttpOutcome, now_ms: u64, jitter: f64) {
+        let HttpOutcome::Response { status, body, .. } = outcome else { return };
+        let reply = match response::parse_track_reply(body) {
+            Ok(reply) => reply,
+            Err(reason) => {
+                let error = DeliveryError::InvalidResponse { reason };
+                let items: Vec<(u32, &DeliveryError)> = members.iter().map(|&p| (p, &error)).collect();
+                self.fail(&items, Some(*status), outcome, now_ms, jitter);
+                return;
+            }
+        };
+        let verdicts = self.match_results(sent, members, &reply);
+        let missing = DeliveryError::MissingResult;
+        let mut retry: Vec<(u32, &DeliveryError)> = Vec::new();
+        for (&pos, verdict) in members.iter().zip(&verdicts) {
+            match verdict {
+                Some(Verdict::Delivered) => self.deliver(pos),
+                Some(Verdict::Rejected(errors)) => {
+                    let reason = DeliveryError::Rejected { errors: errors.clone() }.to_string();
+                    self.dead_letter(pos, now_ms, reason, Some(*status), errors.clone());
+                }
+                Some(Verdict::Unknown(error)) => retry.push((pos, error)),
+                None => retry.push((pos, &missing)),
+            }
+        }
+        if !retry.is_empty() {
+            self.fail(&retry, Some(*status), outcome, now_ms, jitter);
+        }
+    }
+
+    /// One verdict (or none) per member. By `response_id` first (the first result for an id wins); an
+    /// unnamed result matches by position only when the reply has one result per record sent.
+    fn match_results(&self, sent: &[u32], members: &[u32], reply: &TrackReply) -> Vec<Option<Verdict>> {
+        let mut verdicts: Vec<Option<Verdict>> = members.iter().map(|_| None).collect();
+        let mut assign = |pos: u32, result: &ServerResult| {
+            if let Ok(i) = members.binary_search(&pos) {
+                if let Some(slot @ None) = verdicts.get_mut(i) {
+                    *slot = Some(verdict(result));
+                }
+            }
+        };
+        for result in &reply.results {
+            if let Some(pos) = result.response_id.as_deref().and_then(|id| self.live.find(id)) {
+                assign(pos, result);
+            }
+        }
+        if reply.results.len() == sent.len() {
+            for (result, &pos) in reply.results.iter().zip(sent) {
+                if result.response_id.is_none() {
+                    assign(pos, result);
+                }
+            }
+        }
+        verdicts
+    }
+
+    /// The members a 422 reply names (with errors or `status: "error"`), with their errors.
+    fn named_in_422(&self, members: &[u32], body: &str) -> Vec<(u32, Vec<String>)> {
+        let Ok(reply) = response::parse_track_reply(body) else { return Vec::new() };
+        let mut named: Vec<(u32, Vec<String>)> = Vec::new();
+        for result in &reply.results {
+            let names_it = !result.errors.is_empty() || result.status.as_deref() == Some("error");
+            let Some(pos) = result.response_id.as_deref().and_then(|id| self.live.find(id)) else { continue };
+            if names_it && members.binary_search(&pos).is_ok() && !named.iter().any(|(p, _)| *p == pos) {
+                named.push((pos, result.errors.clone()));
+            }
+        }
+        named
+    }
+
+    /// A failed attempt for each record in `items` (with the error to report if it is its last): attempts
+    /// + 1, then dead-lettered (attempts or age exhausted) or due after the delay, which is returned.
+    fn fail(
+        &mut self,
+        items: &[(u32, &DeliveryError)],
+        status: Option<u16>,
+        outcome: &HttpOutcome,
+        now_ms: u64,
+        jitter: f64,
+    ) -> u64 {
+        let mut most_attempts = 0u16;
+        for &(pos, _) in items {
+            if let Some(row) = self.live.get_mut(pos) {
+                row.attempts = row.attempts.saturating_add(1);
+                most_attempts = most_attempts.max(row.attempts);
+            }
+        }
+        // One delay for the whole batch, so that it stays together.
+        let delay = retry::retry_delay_ms(&self.config.policy, u32::from(most_attempts), outcome, now_ms, jitter);
+        let max_attempts = self.config.policy.max_attempts.clamp(1, u32::from(u16::MAX));
+        for &(pos, error) in items {
+            let Some(row) = self.live.get(pos) else { continue };
+            let attempts = u32::from(row.attempts);
+            let age_ms = now_ms.saturating_sub(row.created_ms);
+            if attempts >= max_attempts {
+                self.dead_letter(pos, now_ms, format!("gave up after {attempts} attempts: {error}"), status, Vec::new());
+            } else if age_ms >= self.config.max_age_ms {
+                let reason = format!("expired after {age_ms} ms in the queue (maxAgeMs {}): {error}", self.config.max_age_ms);
+                self.dead_letter(pos, now_ms, reason, status, Vec::new());
+            } else if let Some(row) = self.live.get_mut(pos) {
+                row.due_ms = now_ms.saturating_add(delay);
+                row.flags |= flag::FAILED;
+                // The new attempt count goes to the store with the next put.
+                self.live.mark_dirty(pos);
+            }
+        }
+        self.due_cache = None;
+        delay
+    }
+
+    /// A reply for a batch whose lease expired: definitive per-record answers only.
+    fn late_reply(&mut self, outcome: &HttpOutcome, now_ms: u64) {
+        let HttpOutcome::Response { status, body, .. } = outcome else { return };
+        if retry::classify_status(*status) != OutcomeClass::Success {
+            return;
+        }
+        let Ok(reply) = response::parse_track_reply(body) else { return };
+        for result in &reply.results {
+            let Some(pos) = result.response_id.as_deref().and_then(|id| self.live.find(id)) else { continue };
+            match verdict(result) {
+                Verdict::Delivered => self.deliver(pos),
+                Verdict::Rejected(errors) => {
+                    let reason = DeliveryError::Rejected { errors: errors.clone() }.to_string();
+                    self.dead_letter(pos, now_ms, reason, Some(*status), errors);
+                }
+                Verdict::Unknown(_) => {}
+            }
+        }
+    }
+}

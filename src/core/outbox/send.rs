@@ -1,0 +1,153 @@
+//! Flushes: choosing the next batch, waiting, leases, and the flush report.
+
+use super::entry::flag;
+use super::{BatchId, Flush, FlushReport, InFlight, Outbox, SendOutput, MAX_EXPIRED};
+
+/// `{"tracked":[`
+const BODY_OPEN: &str = "{\"tracked\":[";
+/// `]}`
+const BODY_CLOSE: &str = "]}";
+
+impl Outbox {
+    /// Starts a drain that may send until `deadline_ms`. Resets the flush counters (sent, dead-lettered,
+    /// retry later) and the batch size (413s halve it for one flush only). A flush already running is
+    /// restarted with the new deadline. Then drain [`Outbox::poll_send`].
+    pub fn begin_flush(&mut self, now_ms: u64, deadline_ms: u64) {
+        self.expire_lease(now_ms);
+        self.flush = Some(Flush { deadline_ms, sent: 0, dead_lettered: 0 });
+        self.batch_limit = self.config.max_batch_size.max(1);
+        for (_, row) in self.live.iter_mut() {
+            row.flags &= !flag::FAILED;
+        }
+        // A drain is the moment to retry store operations that failed.
+        self.store.parked = false;
+    }
+
+    /// What to do next about sending, at `now_ms`. See [`SendOutput`]; call it after every change and after
+    /// every `Wait` elapsed. Outside a flush: `Done` with zeros.
+    ///
+    /// During a flush: `AwaitResponse` while a batch is in flight (until its lease expires; then its
+    /// records are due again and this may send them); `Send` when records are due (oldest first, at most
+    /// the batch size and `max_batch_bytes`) and the server is not in a retry pause; `Wait` when the next
+    /// record is due before the deadline; otherwise `Done` with the report, which ends the flush.
+    pub fn poll_send(&mut self, now_ms: u64) -> SendOutput {
+        self.expire_lease(now_ms);
+        let Some(deadline_ms) = self.flush.as_ref().map(|f| f.deadline_ms) else {
+            return SendOutput::Done(FlushReport::default());
+        };
+        if let Some(flight) = &self.in_flight {
+            return SendOutput::AwaitResponse { id: flight.id };
+        }
+        if now_ms >= deadline_ms {
+            return self.finish_flush();
+        }
+        let Some(due_ms) = self.earliest_due() else {
+            return self.finish_flush();
+        };
+        let ready_ms = due_ms.max(self.blocked_until_ms);
+        if ready_ms > now_ms {
+            return if ready_ms < deadline_ms { SendOutput::Wait { until_ms: ready_ms } } else { self.finish_flush() };
+        }
+        match self.start_batch(now_ms) {
+            Some(send) => send,
+            None => self.finish_flush(),
+        }
+    }
+
+    /// The earliest `due_ms` of the rows not in flight.
+    fn earliest_due(&mut self) -> Option<u64> {
+        if let Some(cached) = self.due_cache {
+            return cached;
+        }
+        let due = self.live.iter().filter(|(_, r)| r.batch == 0).map(|(_, r)| r.due_ms).min();
+        self.due_cache = Some(due);
+        due
+    }
+
+    /// Picks the due rows, oldest first, builds the body and puts them in flight under a lease.
+    fn start_batch(&mut self, now_ms: u64) -> Option<SendOutput> {
+        let limit = self.batch_limit.max(1);
+        let max_bytes = self.config.max_batch_bytes;
+        let mut positions = Vec::new();
+        let mut body_len = BODY_OPEN.len() + BODY_CLOSE.len();
+        for (pos, row) in self.live.iter() {
+            if positions.len() >= limit {
+                break;
+            }
+            if row.batch != 0 || row.due_ms > now_ms {
+                continue;
+            }
+            let added = row.rec.json_len() + usize::from(!positions.is_empty());
+            // The oldest due record always goes, alone if it must; after it, stop at the first that does not fit.
+            if !positions.is_empty() && body_len.saturating_add(added) > max_bytes {
+                break;
+            }
+            body_len = body_len.saturating_add(added);
+            positions.push(pos);
+        }
+        if positions.is_empty() {
+            self.due_cache = None;
+            return None;
+        }
+        self.next_batch = self.next_batch.wrapping_add(1).max(1);
+        let id = BatchId(self.next_batch);
+        let lease_until_ms = now_ms.saturating_add(self.config.lease_ms);
+        let mut body = String::with_capacity(body_len);
+        body.push_str(BODY_OPEN);
+        for &pos in &positions {
+            if let Some(row) = self.live.get_mut(pos) {
+                if body.len() > BODY_OPEN.len() {
+                    body.push(',');
+                }
+                body.push_str(row.rec.json());
+                row.batch = id.0;
+                row.due_ms = lease_until_ms;
+            }
+        }
+        body.push_str(BODY_CLOSE);
+        self.in_flight_records += positions.len();
+        self.due_cache = None;
+        self.in_flight = Some(InFlight { id, positions, lease_until_ms });
+        Some(SendOutput::Send { id, body })
+    }
+
+    /// Takes the rows of `positions` still carried by batch `id` out of it, due at `due_ms`; returns them.
+    pub(super) fn release(&mut self, positions: &[u32], id: BatchId, due_ms: u64) -> Vec<u32> {
+        let mut members = Vec::with_capacity(positions.len());
+        for &pos in positions {
+            if let Some(row) = self.live.get_mut(pos) {
+                if row.batch == id.0 {
+                    row.batch = 0;
+                    row.due_ms = due_ms;
+                    members.push(pos);
+                }
+            }
+        }
+        self.in_flight_records = self.in_flight_records.saturating_sub(members.len());
+        self.due_cache = None;
+        members
+    }
+
+    /// A batch in flight past its lease: its records are due now; a late reply is still honoured.
+    fn expire_lease(&mut self, now_ms: u64) {
+        let Some(flight) = self.in_flight.take_if(|f| now_ms >= f.lease_until_ms) else { return };
+        self.release(&flight.positions, flight.id, now_ms);
+        if self.expired.len() >= MAX_EXPIRED {
+            self.expired.remove(0);
+        }
+        self.expired.push(flight.id);
+    }
+
+    fn finish_flush(&mut self) -> SendOutput {
+        let Some(flush) = self.flush.take() else {
+            return SendOutput::Done(FlushReport::default());
+        };
+        let retry_later = self.live.iter().filter(|(_, r)| r.flags & flag::FAILED != 0).count();
+        SendOutput::Done(FlushReport {
+            sent: flush.sent,
+            dead_lettered: flush.dead_lettered,
+            retry_later,
+            remaining: self.live.live(),
+        })
+    }
+}
