@@ -1,6 +1,9 @@
 // Types of aicostmanager-edge, hand-written: the same for every entry point (node, workerd, edge-light, browser,
 // default), which all export the same API and differ only in how they load the wasm.
 
+import type { OutboxStore } from "./stores/index.js";
+export * from "./stores/index.js";
+
 /** Any value JSON can carry. Numbers must be finite: NaN and ±Infinity are rejected with `E_NON_FINITE_NUMBER`. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
@@ -49,8 +52,11 @@ export interface AicmError extends Error {
   code: AicmErrorCode;
 }
 
+/** How records are delivered: at once (`track` resolves to the result), or through an outbox in a store. */
+export type DeliveryType = "immediate" | "persistent_queue";
+
 /** Options of `new Tracker(options)`. Invalid values throw `E_INVALID_OPTION` from the constructor. */
-export interface TrackerOptions {
+export interface TrackerOptions<D extends DeliveryType = "immediate"> {
   /** The AICostManager API key, sent as `Authorization: Bearer <apiKey>`. Required unless `proxy` is true (else `E_MISSING_API_KEY`). */
   apiKey?: string;
   /** `apiBase` is your own proxy that adds the key: no `Authorization` header is sent unless `apiKey` is also given. Default false. */
@@ -59,8 +65,23 @@ export interface TrackerOptions {
   apiBase?: string;
   /** Default "/api/v1". */
   apiUrl?: string;
-  /** Only "immediate" in 0.1: each `track` sends at once. "persistent_queue" throws `E_UNSUPPORTED_DELIVERY_TYPE` (queue comes in 0.2). */
-  deliveryType?: "immediate";
+  /**
+   * "immediate" (default): each `track` sends at once and resolves to the result. "persistent_queue": `track` puts
+   * the record in an outbox kept in `store` and returns `{ responseId }` at once; `flush()` delivers. Anything else
+   * throws `E_UNSUPPORTED_DELIVERY_TYPE`.
+   */
+  deliveryType?: D;
+  /**
+   * Persistent queue only: where the outbox lives (`memoryStore()`, `indexedDbStore()`, `kvStore(env.KV)` or your
+   * own object with put/list/delete). Default: memory inside the tracker (`durability: "memory"`).
+   */
+  store?: D extends "persistent_queue" ? OutboxStore : never;
+  /** Persistent queue only: most records queued or in flight; more throws `E_QUEUE_FULL`. Default 10000. */
+  maxQueueSize?: number;
+  /** Persistent queue only: most bytes of records queued or in flight. Default 16777216. */
+  maxQueueBytes?: number;
+  /** Persistent queue only: a record older than this is dead-lettered at its next failure. Default 7 days. */
+  maxAgeMs?: number;
   /** Customer key attached to every record unless a call overrides it; null = none. */
   customerKey?: string | null;
   /** Context object attached to every record unless a call overrides it; null = none. */
@@ -71,7 +92,7 @@ export interface TrackerOptions {
   anonymizer?: Anonymizer | null;
   /** Timeout of one HTTP attempt in milliseconds. Default 10000. */
   timeoutMs?: number;
-  /** HTTP attempts per request, 1..=10. Default 3. */
+  /** HTTP attempts per record, 1..=10. Default 3 (immediate) or 5 (persistent queue, spread over flushes). */
   maxAttempts?: number;
   /** Base of the exponential backoff: full jitter over min(retryMaxDelayMs, base * 2^(n-1)). Default 500. */
   retryBaseDelayMs?: number;
@@ -166,6 +187,68 @@ export interface BatchOutcome {
   triggeredLimits: { [key: string]: JsonValue } | null;
 }
 
+/** What persistent-queue `track` returns at once: the record is in the outbox. */
+export interface Queued {
+  responseId: string;
+}
+
+/** What persistent-queue `trackBatch` returns at once. */
+export interface QueuedBatch {
+  responseIds: string[];
+}
+
+/** What `flush()` (and `close()`) resolve to. */
+export interface FlushReport {
+  /** Records the service accepted during this flush. */
+  sent: number;
+  /** Records moved to the dead letters during this flush (see `deadLetters()`). */
+  deadLettered: number;
+  /** Records that failed and wait for a later flush (backoff or Retry-After past the deadline). */
+  retryLater: number;
+  /** Records still in the outbox after this flush. */
+  remaining: number;
+  /** Where the outbox lives: "persistent", "memory" (lost with the isolate or page), or "none" (immediate mode). */
+  durability: string;
+}
+
+/** `stats()`: the outbox right now. */
+export interface QueueStats {
+  queued: number;
+  inFlight: number;
+  /** Delivered since the tracker was created. */
+  sent: number;
+  deadLettered: number;
+  /** Always 0: nothing tracked is ever dropped. */
+  dropped: number;
+  /** Bytes of records queued or in flight. */
+  bytes: number;
+  /** Records whose store write has not succeeded yet (lost if the runtime dies now). */
+  unsaved: number;
+  /** Store entries under this tracker's namespace it could not read (left untouched). */
+  unreadable: number;
+  /** `track` calls with a `responseId` already queued, in flight or dead-lettered (kept once). */
+  duplicates: number;
+  durability: string;
+  /** Why the last store call failed, or null. */
+  storeError: string | null;
+}
+
+/** A record that will not be delivered unless requeued: refused by the service, or out of attempts or time. */
+export interface DeadLetter {
+  responseId: string;
+  reason: string;
+  /** The HTTP status that decided it, or null (network, timeout, per-record error in a 2xx). */
+  status: number | null;
+  /** The service's messages for this record. */
+  errors: string[];
+  attempts: number;
+  /** Epoch milliseconds. */
+  createdAt: number;
+  deadLetteredAt: number;
+  /** The record as it would be sent. */
+  record: { [key: string]: JsonValue };
+}
+
 /**
  * Sends usage records to AICostManager's `/track` endpoint.
  *
@@ -174,13 +257,13 @@ export interface BatchOutcome {
  * const outcome = await tracker.track("openai::gpt-4o-mini", { prompt_tokens: 12, completion_tokens: 30 });
  * if (outcome.status === "failed") console.warn(outcome.error);
  */
-export class Tracker {
+export class Tracker<D extends DeliveryType = "immediate"> {
   /**
-   * Checks the options and creates a tracker; sends nothing.
+   * Checks the options and creates a tracker; sends and stores nothing.
    * @throws {AicmError} `E_MISSING_API_KEY` without `apiKey` (unless `proxy`), `E_INVALID_OPTION` for an out-of-range
-   *   or mistyped option, `E_UNSUPPORTED_DELIVERY_TYPE` for a delivery type other than "immediate".
+   *   or mistyped option, `E_UNSUPPORTED_DELIVERY_TYPE` for an unknown delivery type.
    */
-  constructor(options?: TrackerOptions);
+  constructor(options?: TrackerOptions<D>);
 
   /**
    * Builds, anonymizes and sends one record. Validation errors THROW synchronously (nothing is sent):
@@ -188,15 +271,44 @@ export class Tracker {
    * `E_TOO_DEEP`, `E_INVALID_TIMESTAMP`, `E_INVALID_RESPONSE_ID`, `E_INVALID_CUSTOMER_KEY`, `E_INVALID_CONTEXT`,
    * `E_RECORD_TOO_LARGE`, `E_TRACKER_CLOSED`. Delivery failures (network, timeout, HTTP errors after the retries)
    * do not reject: the promise RESOLVES with `status: "failed"` and `error` set.
+   * Persistent queue: returns `{ responseId }` at once, the record in the outbox (its store write starts in this
+   * tick); throws `E_QUEUE_FULL` when the outbox is full.
    */
-  track(serviceKey: string, usage: { [key: string]: JsonValue }, options?: TrackOptions): Promise<TrackOutcome>;
+  track(
+    serviceKey: string,
+    usage: { [key: string]: JsonValue },
+    options?: TrackOptions,
+  ): D extends "persistent_queue" ? Queued : Promise<TrackOutcome>;
 
   /**
    * Sends many records in requests of at most `maxBatchSize` records and `maxBatchBytes` bytes; results come in
    * input order. Throws `E_BATCH_TOO_LARGE` over 10000 records per call, and `E_INVALID_RECORD` (its message names
    * the index) when any record is invalid, in which case none is sent. Delivery failures resolve as in `track`.
    */
-  trackBatch(records: BatchRecord[], options?: BatchOptions): Promise<BatchOutcome>;
+  trackBatch(
+    records: BatchRecord[],
+    options?: BatchOptions,
+  ): D extends "persistent_queue" ? QueuedBatch : Promise<BatchOutcome>;
+
+  /**
+   * Delivers what is due, for at most `deadlineMs` (default 20000), and resolves to a report; never rejects. Two
+   * calls at once share one drain. Workers: `ctx.waitUntil(tracker.flush())`; Next.js: `after(() => tracker.flush())`;
+   * browsers: on `pagehide`. In immediate mode it waits for the deliveries in flight.
+   * @throws {AicmError} `E_INVALID_OPTION` for a `deadlineMs` that is not a number from 0 to 600000.
+   */
+  flush(options?: { deadlineMs?: number }): Promise<FlushReport>;
+
+  /** The outbox right now (all zeros but `inFlight` in immediate mode). */
+  stats(): QueueStats;
+
+  /** The dead letters, oldest first (always empty in immediate mode). */
+  deadLetters(): Promise<DeadLetter[]>;
+
+  /** Puts dead letters (all, or those listed) back in the queue, due now; resolves to how many. */
+  requeueDeadLetters(responseIds?: string[]): Promise<number>;
+
+  /** Deletes dead letters (all, or those listed) for good; resolves to how many. */
+  purgeDeadLetters(responseIds?: string[]): Promise<number>;
 
   /** Sets the customer key of later records; null = none. Throws `E_INVALID_CUSTOMER_KEY` for an invalid key. */
   setCustomerKey(key: string | null): void;
@@ -211,10 +323,10 @@ export class Tracker {
   setAnonymizer(fn: Anonymizer | null): void;
 
   /**
-   * Waits for the deliveries in flight, then closes the tracker: later `track`/`trackBatch` calls throw
-   * `E_TRACKER_CLOSED`. In a Worker, hand it to `ctx.waitUntil(tracker.close())`.
+   * Closes the tracker (later `track`/`trackBatch` calls throw `E_TRACKER_CLOSED`), then flushes the outbox or waits
+   * for the deliveries in flight, and resolves to the flush report. In a Worker: `ctx.waitUntil(tracker.close())`.
    */
-  close(): Promise<void>;
+  close(): Promise<FlushReport>;
 
   /** Frees the wasm memory behind this object at once (otherwise the garbage collector does). Call after `close()`. */
   free(): void;

@@ -18,40 +18,61 @@ pub const USER_AGENT: &str = concat!("aicostmanager-edge/", env!("CARGO_PKG_VERS
 /// Most records one `trackBatch()` call accepts (it is sent in requests of at most `maxBatchSize`).
 pub const MAX_TRACK_BATCH_RECORDS: usize = 10_000;
 
+/// How records are delivered (`deliveryType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryType {
+    /// Each `track()` sends at once and resolves to the record's result.
+    Immediate,
+    /// `track()` puts the record in an outbox kept in a store; `flush()` delivers it.
+    PersistentQueue,
+}
+
 /// A validated tracker configuration. Build it with [`TrackerConfig::default`], the `set_*` methods, then
 /// [`TrackerConfig::finish`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrackerConfig {
+    pub delivery: DeliveryType,
     pub api_key: Option<String>,
     /// `apiBase` is the user's own proxy, which adds the key: no key required.
     pub proxy: bool,
     pub api_base: String,
     pub api_url: String,
     pub timeout_ms: u64,
-    pub max_attempts: u32,
+    /// Set by the user; `None` = the delivery type's default (see [`TrackerConfig::max_attempts`]).
+    pub max_attempts_option: Option<u32>,
     pub retry_base_delay_ms: u64,
     pub retry_max_delay_ms: u64,
     pub max_retry_after_ms: u64,
     pub max_batch_size: usize,
     pub max_batch_bytes: usize,
     pub max_record_bytes: usize,
+    /// Persistent queue only: most records queued or in flight.
+    pub max_queue_size: usize,
+    /// Persistent queue only: most bytes of records queued or in flight.
+    pub max_queue_bytes: usize,
+    /// Persistent queue only: a record older than this is dead-lettered at its next failure.
+    pub max_age_ms: u64,
 }
 
 impl Default for TrackerConfig {
     fn default() -> Self {
         TrackerConfig {
+            delivery: DeliveryType::Immediate,
             api_key: None,
             proxy: false,
             api_base: DEFAULT_API_BASE.to_owned(),
             api_url: DEFAULT_API_URL.to_owned(),
             timeout_ms: 10_000,
-            max_attempts: 3,
+            max_attempts_option: None,
             retry_base_delay_ms: 500,
             retry_max_delay_ms: 30_000,
             max_retry_after_ms: 60_000,
             max_batch_size: 1000,
             max_batch_bytes: 4 * 1024 * 1024,
             max_record_bytes: 1024 * 1024,
+            max_queue_size: 10_000,
+            max_queue_bytes: 16 * 1024 * 1024,
+            max_age_ms: 7 * 24 * 3600 * 1000,
         }
     }
 }
@@ -66,10 +87,14 @@ pub const NUMERIC_OPTIONS: &[(&str, u64, u64)] = &[
     ("maxBatchSize", 1, 1000),
     ("maxBatchBytes", 1024, 64 * 1024 * 1024),
     ("maxRecordBytes", 64, 64 * 1024 * 1024),
+    ("maxQueueSize", 1, 1_000_000),
+    ("maxQueueBytes", 1024, 1024 * 1024 * 1024),
+    ("maxAgeMs", 1000, 365 * 24 * 3600 * 1000),
 ];
 
-/// The delivery types this build accepts.
-pub const DELIVERY_TYPES: &[&str] = &["immediate"];
+/// The delivery types, by their JS names.
+pub const DELIVERY_TYPES: &[(&str, DeliveryType)] =
+    &[("immediate", DeliveryType::Immediate), ("persistent_queue", DeliveryType::PersistentQueue)];
 
 fn invalid(option: &str, reason: impl Into<String>) -> TrackError {
     TrackError::InvalidOption { option: option.to_owned(), reason: reason.into() }
@@ -87,13 +112,16 @@ impl TrackerConfig {
         let n = value as u64;
         match option {
             "timeoutMs" => self.timeout_ms = n,
-            "maxAttempts" => self.max_attempts = n as u32,
+            "maxAttempts" => self.max_attempts_option = Some(n as u32),
             "retryBaseDelayMs" => self.retry_base_delay_ms = n,
             "retryMaxDelayMs" => self.retry_max_delay_ms = n,
             "maxRetryAfterMs" => self.max_retry_after_ms = n,
             "maxBatchSize" => self.max_batch_size = n as usize,
             "maxBatchBytes" => self.max_batch_bytes = n as usize,
-            _ => self.max_record_bytes = n as usize,
+            "maxRecordBytes" => self.max_record_bytes = n as usize,
+            "maxQueueSize" => self.max_queue_size = n as usize,
+            "maxQueueBytes" => self.max_queue_bytes = n as usize,
+            _ => self.max_age_ms = n,
         }
         Ok(())
     }
@@ -128,13 +156,24 @@ impl TrackerConfig {
         Ok(())
     }
 
-    /// Checks `deliveryType`.
-    pub fn check_delivery_type(value: &str) -> Result<(), TrackError> {
-        if DELIVERY_TYPES.contains(&value) {
-            Ok(())
-        } else {
-            Err(TrackError::UnsupportedDeliveryType { value: value.to_owned() })
-        }
+    /// Sets `deliveryType` from its JS name (case-insensitive, as upstream).
+    pub fn set_delivery_type(&mut self, value: &str) -> Result<(), TrackError> {
+        let wanted = value.to_ascii_lowercase();
+        let found = DELIVERY_TYPES.iter().find(|(name, _)| *name == wanted);
+        let Some(&(_, delivery)) = found else {
+            return Err(TrackError::UnsupportedDeliveryType { value: value.to_owned() });
+        };
+        self.delivery = delivery;
+        Ok(())
+    }
+
+    /// HTTP attempts per record: the user's `maxAttempts`, else 3 for immediate delivery (upstream's hard-coded
+    /// 3) and 5 for the queue (upstream's `max_retries`), whose retries span several flushes.
+    pub fn max_attempts(&self) -> u32 {
+        self.max_attempts_option.unwrap_or(match self.delivery {
+            DeliveryType::Immediate => 3,
+            DeliveryType::PersistentQueue => 5,
+        })
     }
 
     /// Final checks across options: a key unless `proxy`, and a relative `apiBase` only with `proxy`.
@@ -207,11 +246,13 @@ mod tests {
         let mut c = with_key();
         assert!(c.set_api_base("ftp://x").is_err());
         assert!(c.set_api_url("api").is_err());
-        assert!(TrackerConfig::check_delivery_type("immediate").is_ok());
-        assert_eq!(
-            TrackerConfig::check_delivery_type("persistent_queue").map_err(|e| e.code()),
-            Err("E_UNSUPPORTED_DELIVERY_TYPE")
-        );
+        assert!(c.set_delivery_type("immediate").is_ok());
+        assert_eq!(c.max_attempts(), 3);
+        assert!(c.set_delivery_type("PERSISTENT_QUEUE").is_ok());
+        assert_eq!((c.delivery, c.max_attempts()), (DeliveryType::PersistentQueue, 5));
+        assert_eq!(c.set_delivery_type("sqlite").map_err(|e| e.code()), Err("E_UNSUPPORTED_DELIVERY_TYPE"));
+        assert!(c.set_number("maxAttempts", 2.0).is_ok());
+        assert_eq!(c.max_attempts(), 2);
         let mut relative = with_key();
         assert!(relative.set_api_base("/x").is_ok());
         assert!(relative.finish().is_err());

@@ -139,7 +139,7 @@ impl fmt::Display for TrackError {
             TrackError::Reentrant => write!(f, "tracker: called from inside its own anonymizer or fetch while busy"),
             TrackError::UnsupportedDeliveryType { value } => write!(
                 f,
-                "deliveryType: {} is not supported by this build; use \"immediate\"",
+                "deliveryType: {} is not a delivery type; use \"immediate\" or \"persistent_queue\"",
                 crate::core::json::quoted(value)
             ),
         }

@@ -15,7 +15,9 @@ mod http;
 mod js_value;
 mod options;
 mod platform;
+mod queue;
 mod results;
 mod tracker;
+mod tracker_queue;
 
 pub use tracker::Tracker;

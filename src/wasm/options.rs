@@ -3,7 +3,7 @@
 //! Each property is read once and handed to the core typed; the core's rules decide what is acceptable.
 //! Unknown keys are refused with a coded error, so a typo (`apikey`) fails loudly instead of being ignored.
 
-use crate::core::config::{TrackerConfig, NUMERIC_OPTIONS};
+use crate::core::config::{DeliveryType, TrackerConfig, NUMERIC_OPTIONS};
 use crate::core::error::TrackError;
 use crate::core::import::{describe, import_plain_object, HostValue};
 use crate::core::record::{check_customer_key, Override, RecordDefaults, RecordInput, TimestampInput};
@@ -19,6 +19,8 @@ pub struct TrackerOptions {
     pub defaults: RecordDefaults,
     pub anonymizer: Option<Function>,
     pub fetch: Option<Function>,
+    /// The `store` option (persistent queue), as given; checked when the queue is built.
+    pub store: Option<JsValue>,
 }
 
 /// Per-call options of `track()` and `trackBatch()` that are not part of a record.
@@ -30,7 +32,7 @@ pub struct CallOptions {
 
 const TRACKER_KEYS: &[&str] = &[
     "apiKey", "proxy", "apiBase", "apiUrl", "deliveryType", "customerKey", "context", "anonymizeFields",
-    "anonymizer", "fetch",
+    "anonymizer", "fetch", "store",
 ];
 const TRACK_KEYS: &[&str] = &["responseId", "timestamp", "customerKey", "context", "anonymizeFields", "anonymizer"];
 const BATCH_OPTION_KEYS: &[&str] = &["anonymizeFields", "anonymizer"];
@@ -47,6 +49,7 @@ pub fn read_tracker_options(options: &JsValue) -> Result<TrackerOptions, TrackEr
     let mut defaults = RecordDefaults::default();
     let mut anonymizer = None;
     let mut fetch = None;
+    let mut store = None;
     if let Some(options) = options {
         if let Some(key) = read_string(&options, "apiKey")? {
             config.set_api_key(&key)?;
@@ -59,7 +62,7 @@ pub fn read_tracker_options(options: &JsValue) -> Result<TrackerOptions, TrackEr
             config.set_api_url(&url)?;
         }
         if let Some(kind) = read_string(&options, "deliveryType")? {
-            TrackerConfig::check_delivery_type(&kind)?;
+            config.set_delivery_type(&kind)?;
         }
         for (name, _, _) in NUMERIC_OPTIONS {
             if let Some(n) = read_number(&options, name)? {
@@ -71,8 +74,13 @@ pub fn read_tracker_options(options: &JsValue) -> Result<TrackerOptions, TrackEr
         defaults.anonymize_fields = read_fields(&options, "anonymizeFields")?;
         anonymizer = read_function(&options, "anonymizer")?;
         fetch = read_function(&options, "fetch")?;
+        store = Some(get_or_throw(&options, "store")?).filter(|s| !s.is_undefined() && !s.is_null());
     }
-    Ok(TrackerOptions { config: config.finish()?, defaults, anonymizer, fetch })
+    let config = config.finish()?;
+    if store.is_some() && config.delivery != DeliveryType::PersistentQueue {
+        return Err(invalid("store", "is used only with deliveryType \"persistent_queue\""));
+    }
+    Ok(TrackerOptions { config, defaults, anonymizer, fetch, store })
 }
 
 /// Reads the options of one `track()` call into a record input (payload still to be imported by the caller).

@@ -1,11 +1,15 @@
 //! The exported `Tracker` class.
 //!
 //! `track()`/`trackBatch()` validate and build their records synchronously (a bad input **throws** an
-//! `AicmError` and nothing is sent), then return a promise of the delivery result, which never rejects:
-//! delivery failures are data on the result.
+//! `AicmError` and nothing is sent or queued). Then, with `deliveryType: "immediate"`, they return a promise of
+//! the delivery result, which never rejects (delivery failures are data on the result); with
+//! `"persistent_queue"` they put the records in the outbox and return `{ responseId }` at once (the queue's
+//! own calls — `flush`, `stats`, dead letters — are in `tracker_queue.rs`).
 
 use crate::core::batch::EncodedRecord;
-use crate::core::config::{TrackerConfig, MAX_TRACK_BATCH_RECORDS};
+use crate::core::config::{DeliveryType, TrackerConfig, MAX_TRACK_BATCH_RECORDS};
+use crate::core::fingerprint::namespace;
+use crate::core::outbox::OutboxConfig;
 use crate::core::error::TrackError;
 use crate::core::immediate::ImmediateConfig;
 use crate::core::record::{build_record, BuildContext, RecordDefaults, RecordInput};
@@ -19,42 +23,46 @@ use crate::wasm::options::{
     read_function_value, read_service_key, read_track_options, read_tracker_options, read_usage, type_of, CallOptions,
 };
 use crate::wasm::platform::{now_ms, Entropy};
+use crate::wasm::queue::{js::queued, js::queued_batch, Queue, Store};
 use crate::wasm::results::{batch_result, single_result};
 use js_sys::{Array, Function, Promise};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::{future_to_promise, JsFuture};
+use wasm_bindgen_futures::future_to_promise;
 
 /// Tracks AI usage records and delivers them to the `/track` endpoint.
 #[wasm_bindgen]
 pub struct Tracker {
-    state: Rc<RefCell<State>>,
+    pub(super) state: Rc<RefCell<State>>,
     entropy: Rc<RefCell<Entropy>>,
 }
 
-struct State {
+pub(super) struct State {
     config: TrackerConfig,
+    /// The outbox, with `deliveryType: "persistent_queue"`.
+    pub(super) queue: Option<Rc<Queue>>,
     /// Replaced, never mutated in place, so a `track()` can hold a snapshot while user code runs.
     defaults: Rc<RecordDefaults>,
     anonymizer: Option<Function>,
     fetch: Option<Function>,
-    closed: bool,
-    in_flight: Vec<(u64, Promise)>,
+    pub(super) closed: bool,
+    pub(super) in_flight: Vec<(u64, Promise)>,
     next_delivery: u64,
 }
 
 /// What one call needs from the tracker, copied out so that no borrow is held while user code runs.
 struct Snapshot {
+    queue: Option<Rc<Queue>>,
     defaults: Rc<RecordDefaults>,
     anonymizer: Option<Function>,
     max_record_bytes: usize,
 }
 
-type JsResult<T> = Result<T, JsValue>;
+pub(super) type JsResult<T> = Result<T, JsValue>;
 
-fn thrown(error: TrackError) -> JsValue {
+pub(super) fn thrown(error: TrackError) -> JsValue {
     track_error(&error)
 }
 
@@ -65,7 +73,22 @@ impl Tracker {
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue) -> JsResult<Tracker> {
         let options = read_tracker_options(&options).map_err(thrown)?;
+        let entropy = Rc::new(RefCell::new(Entropy::default()));
+        let queue = match options.config.delivery {
+            DeliveryType::Immediate => None,
+            DeliveryType::PersistentQueue => {
+                let store = match options.store {
+                    Some(object) => Some(Store::new(object).map_err(|reason| {
+                        thrown(TrackError::InvalidOption { option: "store".to_owned(), reason })
+                    })?),
+                    None => None,
+                };
+                let endpoint = endpoint_of(&options.config, options.fetch.clone());
+                Some(Queue::new(outbox_config(&options.config), store, endpoint, entropy.clone()))
+            }
+        };
         let state = State {
+            queue,
             config: options.config,
             defaults: Rc::new(options.defaults),
             anonymizer: options.anonymizer,
@@ -74,24 +97,30 @@ impl Tracker {
             in_flight: Vec::new(),
             next_delivery: 0,
         };
-        Ok(Tracker { state: Rc::new(RefCell::new(state)), entropy: Rc::new(RefCell::new(Entropy::default())) })
+        Ok(Tracker { state: Rc::new(RefCell::new(state)), entropy })
     }
 
-    /// Tracks one usage record and delivers it at once. Throws on invalid input (nothing is sent); the
-    /// returned promise resolves to the record's result, with `status: "failed"` when it was not delivered.
-    pub fn track(&self, service_key: JsValue, usage: JsValue, options: JsValue) -> JsResult<Promise> {
+    /// Tracks one usage record. Throws on invalid input (nothing is sent or queued). Immediate delivery:
+    /// returns a promise of the record's result (`status: "failed"` when it was not delivered). Persistent
+    /// queue: returns `{ responseId }` at once, the record in the outbox (throws `E_QUEUE_FULL` when full).
+    pub fn track(&self, service_key: JsValue, usage: JsValue, options: JsValue) -> JsResult<JsValue> {
         let snapshot = self.snapshot()?;
         let service_key = read_service_key(&service_key).map_err(thrown)?;
         let payload = read_usage(&usage).map_err(thrown)?;
         let (parts, call) = read_track_options(&options).map_err(thrown)?;
         let record = self.build(parts.into_input(service_key, payload), &snapshot, &call).map_err(thrown)?;
-        self.spawn(vec![record], |report| single_result(&report))
+        if let Some(queue) = snapshot.queue {
+            let response_id = record.response_id.clone();
+            queue.enqueue(record).map_err(thrown)?;
+            return Ok(queued(&response_id));
+        }
+        self.spawn(vec![record], |report| single_result(&report)).map(JsValue::from)
     }
 
     /// Tracks many records (at most 10,000 per call), sent in requests of at most `maxBatchSize` records.
     /// Throws `E_INVALID_RECORD` naming the index when any record is invalid, and then sends none.
     #[wasm_bindgen(js_name = trackBatch)]
-    pub fn track_batch(&self, records: JsValue, options: JsValue) -> JsResult<Promise> {
+    pub fn track_batch(&self, records: JsValue, options: JsValue) -> JsResult<JsValue> {
         let snapshot = self.snapshot()?;
         if !Array::is_array(&records) {
             return Err(thrown(TrackError::InvalidBatch { found: type_of(&records) }));
@@ -107,7 +136,10 @@ impl Tracker {
             let built = read_batch_record(&record, index).and_then(|input| self.build(input, &snapshot, &call));
             encoded.push(built.map_err(|e| thrown(e.in_batch(index)))?);
         }
-        self.spawn(encoded, |report| batch_result(&report))
+        if let Some(queue) = snapshot.queue {
+            return enqueue_all(&queue, encoded).map_err(thrown);
+        }
+        self.spawn(encoded, |report| batch_result(&report)).map(JsValue::from)
     }
 
     /// Sets the customer key used when a call gives none (`null` clears it).
@@ -137,22 +169,6 @@ impl Tracker {
         let anonymizer = read_function_value(&anonymizer, "anonymizer").map_err(thrown)?;
         self.with_state(|s| s.anonymizer = anonymizer)
     }
-
-    /// Stops accepting records and resolves once every delivery in flight has finished. Later calls to
-    /// `track()` throw `E_TRACKER_CLOSED`. Calling it twice is harmless.
-    pub fn close(&self) -> Promise {
-        let pending: Array = match self.state.try_borrow_mut() {
-            Ok(mut state) => {
-                state.closed = true;
-                state.in_flight.iter().map(|(_, p)| JsValue::from(p.clone())).collect()
-            }
-            Err(_) => Array::new(),
-        };
-        future_to_promise(async move {
-            let _ = JsFuture::from(Promise::all_settled(&pending)).await;
-            Ok(JsValue::UNDEFINED)
-        })
-    }
 }
 
 impl Tracker {
@@ -174,6 +190,7 @@ impl Tracker {
 
     fn snapshot(&self) -> JsResult<Snapshot> {
         self.with_state(|state| Snapshot {
+            queue: state.queue.clone(),
             defaults: state.defaults.clone(),
             anonymizer: state.anonymizer.clone(),
             max_record_bytes: state.config.max_record_bytes,
@@ -227,18 +244,54 @@ impl Tracker {
     }
 }
 
+/// Queues every record of a batch, or none: the room is checked first, so `E_QUEUE_FULL` leaves the outbox as
+/// it was.
+fn enqueue_all(queue: &Rc<Queue>, records: Vec<EncodedRecord>) -> Result<JsValue, TrackError> {
+    let (room_records, room_bytes) = queue.room();
+    let bytes: usize = records.iter().map(|r| r.json.len()).sum();
+    if records.len() > room_records || bytes > room_bytes {
+        return Err(queue.full_error());
+    }
+    let ids: Vec<String> = records.iter().map(|r| r.response_id.clone()).collect();
+    for record in records {
+        queue.enqueue(record)?;
+    }
+    Ok(queued_batch(&ids))
+}
+
+fn outbox_config(config: &TrackerConfig) -> OutboxConfig {
+    let api_key = config.api_key.as_deref().unwrap_or("");
+    OutboxConfig {
+        policy: retry_policy(config),
+        max_batch_size: config.max_batch_size,
+        max_batch_bytes: config.max_batch_bytes,
+        max_queue_size: config.max_queue_size,
+        max_queue_bytes: config.max_queue_bytes,
+        max_age_ms: config.max_age_ms,
+        lease_ms: config.timeout_ms + LEASE_MARGIN_MS,
+        namespace: namespace(&config.api_base, &config.api_url, api_key),
+    }
+}
+
+/// How long past its timeout a batch may stay unanswered before its records are due again.
+const LEASE_MARGIN_MS: u64 = 5_000;
+
+fn retry_policy(config: &TrackerConfig) -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: config.max_attempts(),
+        base_delay_ms: config.retry_base_delay_ms,
+        max_delay_ms: config.retry_max_delay_ms,
+        max_retry_after_ms: config.max_retry_after_ms,
+    }
+}
+
 fn endpoint_of(config: &TrackerConfig, fetch: Option<Function>) -> Endpoint {
     Endpoint { url: config.track_url(), authorization: config.authorization(), timeout_ms: config.timeout_ms, fetch }
 }
 
 fn immediate_config(config: &TrackerConfig) -> ImmediateConfig {
     ImmediateConfig {
-        policy: RetryPolicy {
-            max_attempts: config.max_attempts,
-            base_delay_ms: config.retry_base_delay_ms,
-            max_delay_ms: config.retry_max_delay_ms,
-            max_retry_after_ms: config.max_retry_after_ms,
-        },
+        policy: retry_policy(config),
         max_batch_size: config.max_batch_size,
         max_batch_bytes: config.max_batch_bytes,
         timeout_ms: config.timeout_ms,

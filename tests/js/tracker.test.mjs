@@ -34,12 +34,12 @@ async function assertStillTracks(tracker, label) {
 }
 
 describe('exports', () => {
-  it('exports Tracker, ready (resolved) and version from the node entry, and nothing of the wasm glue', async () => {
+  it('exports Tracker, ready (resolved), version and the stores from the node entry, and nothing of the wasm glue', async () => {
     assert.equal(typeof Tracker, 'function');
     assert.ok(ready instanceof Promise);
     assert.equal(await ready, undefined);
     assert.match(version, /^\d+\.\d+\.\d+/);
-    assert.deepEqual(Object.keys(pkg).sort(), ['Tracker', 'ready', 'version']);
+    assert.deepEqual(Object.keys(pkg).sort(), ['Tracker', 'indexedDbStore', 'kvStore', 'memoryStore', 'ready', 'version']);
   });
 
   it('version is the package.json version', async () => {

@@ -24,6 +24,8 @@ impl Outbox {
         if let Some(op) = self.store.outstanding.as_ref().filter(|o| !o.put) {
             tombstones.extend(op.keys.iter().cloned());
         }
+        // A key deleted and then written again (a requeued dead letter, a record tracked again) is live.
+        tombstones.retain(|k| !self.key_should_exist(k));
         tombstones.sort_unstable();
         tombstones.dedup();
 

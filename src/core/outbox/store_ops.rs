@@ -36,7 +36,11 @@ impl Outbox {
                     entries.push((stored::key(ns, KeyKind::Dead, row.rec.id()), stored::write_dead(row)));
                 }
             }
-            let keys = entries.iter().map(|(k, _)| k.clone()).collect();
+            let keys: Vec<String> = entries.iter().map(|(k, _)| k.clone()).collect();
+            // A key written again is no longer a tombstone: the next listing must see it, not skip it.
+            let mut written: Vec<&String> = keys.iter().collect();
+            written.sort_unstable();
+            self.store.recently_deleted.retain(|k| written.binary_search(&k).is_err());
             self.store.next_id += 1;
             self.store.outstanding = Some(Outstanding { id, put: true, keys });
             return Some(StoreOp { id, kind: StoreOpKind::Put(entries) });
@@ -87,7 +91,7 @@ impl Outbox {
     }
 
     /// Whether the store should hold `key` now (a live record's `q/`, a dead letter's `d/`).
-    fn key_should_exist(&self, key: &str) -> bool {
+    pub(super) fn key_should_exist(&self, key: &str) -> bool {
         match stored::split_key(&self.config.namespace, key) {
             Some((KeyKind::Queued, id)) => self.live.find(id).is_some(),
             Some((KeyKind::Dead, id)) => self.dead.find(id).is_some(),

@@ -315,3 +315,21 @@ fn memory_per_queued_record_stays_small() {
     );
     assert!(overhead <= 120, "bookkeeping {overhead} B per record");
 }
+
+#[test]
+fn a_record_put_again_after_its_delete_is_not_forgotten_by_the_next_listing() {
+    let mut store = FakeStore::default();
+    let mut ob = outbox_with(config(), &ids("r", 1), &mut store);
+    let mut now = T0;
+    // Dead-lettered (its q/ key deleted), then requeued (its q/ key put again).
+    let run = drive_flush(&mut ob, &mut store, &mut now, 1000, script(vec![http(400, "no")]));
+    assert_eq!(run.report.dead_lettered, 1);
+    assert_eq!(ob.requeue_dead_letters(None, now), 1);
+    store.settle(&mut ob);
+    assert_eq!(store.ids("q"), ids("r", 1));
+    // A drain lists the shared store (drop_missing): the requeued record must still be sent.
+    ob.handle_listed(store.listing(), now, true);
+    let run = drive_flush(&mut ob, &mut store, &mut now, 1000, script(vec![]));
+    assert_eq!(run.report.sent, 1, "the requeued record was sent");
+    assert!(store.ids("q").is_empty() && store.ids("d").is_empty());
+}

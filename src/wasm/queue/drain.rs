@@ -1,0 +1,65 @@
+//! The drain behind `flush()`: under the store's lock (when it has one), pick up what other trackers left,
+//! send what is due until the deadline, and settle the store.
+
+use super::js::flush_report;
+use super::Queue;
+use crate::core::ids::unit_interval;
+use crate::core::outbox::SendOutput;
+use crate::wasm::http::post_json;
+use crate::wasm::platform::{now_ms, sleep};
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+/// Drains the queue for at most `deadline_ms` and resolves to the flush report. Never rejects.
+pub async fn drain(queue: Rc<Queue>, deadline_ms: u64) -> Result<JsValue, JsValue> {
+    let _ = wasm_bindgen_futures::JsFuture::from(queue.ensure_loaded()).await;
+    let deadline = now_ms() as u64 + deadline_ms;
+    let lock = queue.store.as_ref().and_then(|store| store.lock_method().map(|lock| (store.clone(), lock)));
+    let Some((store, lock)) = lock else {
+        return Ok(drain_locked(queue, deadline).await);
+    };
+    let name = format!("drain:{}", queue.namespace);
+    let inner = queue.clone();
+    let run = Closure::once_into_js(move || future_to_promise(async move { Ok(drain_locked(inner, deadline).await) }));
+    match store.with_lock(&lock, &name, run.unchecked_ref()).await {
+        Ok(report) => Ok(report),
+        // The lock itself failed: drain without it (at least once beats not at all).
+        Err(_) => Ok(drain_locked(queue, deadline).await),
+    }
+}
+
+async fn drain_locked(queue: Rc<Queue>, deadline: u64) -> JsValue {
+    queue.settle_store().await;
+    queue.reconcile(true).await;
+    if let Ok(mut outbox) = queue.outbox.try_borrow_mut() {
+        outbox.begin_flush(now_ms() as u64, deadline);
+    }
+    let report = loop {
+        let now = now_ms() as u64;
+        let next = match queue.outbox.try_borrow_mut() {
+            Ok(mut outbox) => outbox.poll_send(now),
+            Err(_) => break None,
+        };
+        match next {
+            SendOutput::Send { id, body } => {
+                let mut endpoint = queue.endpoint.clone();
+                endpoint.timeout_ms = endpoint.timeout_ms.min(deadline.saturating_sub(now).max(1));
+                let outcome = post_json(&endpoint, body).await;
+                let jitter = match queue.entropy.try_borrow_mut() {
+                    Ok(mut pool) => unit_interval(pool.take::<4>()),
+                    Err(_) => js_sys::Math::random(),
+                };
+                if let Ok(mut outbox) = queue.outbox.try_borrow_mut() {
+                    outbox.handle_response(id, outcome, now_ms() as u64, jitter);
+                }
+                queue.kick();
+            }
+            SendOutput::Wait { until_ms } => sleep(until_ms.saturating_sub(now) as f64).await,
+            SendOutput::AwaitResponse { .. } => break None,
+            SendOutput::Done(report) => break Some(report),
+        }
+    };
+    queue.settle_store().await;
+    flush_report(report.as_ref(), &queue.durability())
+}

@@ -1,0 +1,187 @@
+//! `deliveryType: "persistent_queue"`: drives the core's [`Outbox`] with the user's store, `fetch` and timers.
+//!
+//! Three small loops, each a thin executor of the outbox's decisions:
+//! - the **store pump** ([`pump`]) runs the outbox's store operations one at a time, in order; it is started
+//!   (on a microtask) by every change, so the records tracked in one tick go out as one `store.put`;
+//! - the **load** ([`Queue::ensure_loaded`]) reads what an earlier isolate or page left in the store, once, on
+//!   first use (never at construction, which may run at module scope);
+//! - the **drain** ([`drain`]) behind `flush()` sends what is due, under the store's lock when it has one.
+
+mod drain;
+pub mod js;
+mod pump;
+mod store;
+
+pub use store::Store;
+
+use crate::core::batch::EncodedRecord;
+use crate::core::error::TrackError;
+use crate::core::outbox::{Outbox, OutboxConfig};
+use crate::wasm::http::Endpoint;
+use crate::wasm::platform::{now_ms, Entropy};
+use js_sys::Promise;
+use std::cell::RefCell;
+use std::rc::Rc;
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::{future_to_promise, JsFuture};
+
+/// The queue of one tracker.
+pub struct Queue {
+    outbox: RefCell<Outbox>,
+    store: Option<Store>,
+    namespace: String,
+    endpoint: Endpoint,
+    entropy: Rc<RefCell<Entropy>>,
+    /// The running store pump, if any (awaited by whoever needs the store settled).
+    pump: RefCell<Option<Promise>>,
+    /// The load of the store's contents, started on first use.
+    load: RefCell<Option<Promise>>,
+    /// The running drain: concurrent `flush()` calls share it.
+    flush: RefCell<Option<Promise>>,
+    /// Why the last store call failed, for `stats()`; `None` when the last one worked.
+    store_error: RefCell<Option<String>>,
+    /// The bounds, for `E_QUEUE_FULL` messages.
+    max_records: usize,
+    max_bytes: usize,
+}
+
+impl Queue {
+    pub fn new(
+        config: OutboxConfig,
+        store: Option<Store>,
+        endpoint: Endpoint,
+        entropy: Rc<RefCell<Entropy>>,
+    ) -> Rc<Queue> {
+        let namespace = config.namespace.clone();
+        let (max_records, max_bytes) = (config.max_queue_size, config.max_queue_bytes);
+        Rc::new(Queue {
+            outbox: RefCell::new(Outbox::new(config)),
+            store,
+            namespace,
+            endpoint,
+            entropy,
+            pump: RefCell::new(None),
+            load: RefCell::new(None),
+            flush: RefCell::new(None),
+            store_error: RefCell::new(None),
+            max_records,
+            max_bytes,
+        })
+    }
+
+    /// Adds a record to the outbox and starts its store write (on a microtask, shared by the whole tick).
+    /// Fails with `E_QUEUE_FULL` when the outbox is full: nothing is added then.
+    pub fn enqueue(self: &Rc<Self>, record: EncodedRecord) -> Result<(), TrackError> {
+        self.outbox.try_borrow_mut().map_err(|_| TrackError::Reentrant)?.enqueue(record, now_ms() as u64)?;
+        self.kick();
+        Ok(())
+    }
+
+    /// Room left: (records, bytes) before `E_QUEUE_FULL`.
+    pub fn room(&self) -> (usize, usize) {
+        let Ok(outbox) = self.outbox.try_borrow() else { return (0, 0) };
+        let stats = outbox.stats();
+        let records = stats.queued + stats.in_flight;
+        (self.max_records.saturating_sub(records), self.max_bytes.saturating_sub(stats.bytes))
+    }
+
+    /// The `E_QUEUE_FULL` error for the outbox as it is now.
+    pub fn full_error(&self) -> TrackError {
+        let (records, bytes) = self
+            .outbox
+            .try_borrow()
+            .map(|o| {
+                let s = o.stats();
+                (s.queued + s.in_flight, s.bytes)
+            })
+            .unwrap_or((0, 0));
+        TrackError::QueueFull { records, bytes, max_records: self.max_records, max_bytes: self.max_bytes }
+    }
+
+    /// Starts the load (once) and the store pump (when idle).
+    pub fn kick(self: &Rc<Self>) {
+        let _ = self.ensure_loaded();
+        let running = self.pump.try_borrow().map(|p| p.is_some()).unwrap_or(true);
+        if !running {
+            let promise = future_to_promise(pump::pump(self.clone()));
+            if let Ok(mut slot) = self.pump.try_borrow_mut() {
+                *slot = Some(promise);
+            }
+        }
+    }
+
+    /// The load of the store's contents (started on the first call).
+    pub fn ensure_loaded(self: &Rc<Self>) -> Promise {
+        if let Some(promise) = self.load.try_borrow().ok().and_then(|l| l.clone()) {
+            return promise;
+        }
+        let queue = self.clone();
+        let promise = future_to_promise(async move {
+            queue.reconcile(false).await;
+            Ok(JsValue::UNDEFINED)
+        });
+        if let Ok(mut slot) = self.load.try_borrow_mut() {
+            *slot = Some(promise.clone());
+        }
+        promise
+    }
+
+    /// Lists the store under this tracker's namespace and hands the entries to the outbox. With
+    /// `drop_missing`, records another tracker delivered are forgotten (consistent stores only).
+    async fn reconcile(self: &Rc<Self>, drop_missing: bool) {
+        let Some(store) = &self.store else { return };
+        match store.list(&self.namespace).await {
+            Ok((entries, _malformed)) => {
+                if let Ok(mut outbox) = self.outbox.try_borrow_mut() {
+                    outbox.handle_listed(entries, now_ms() as u64, drop_missing && store.consistent());
+                }
+                self.note_store_result(&Ok(()));
+            }
+            Err(error) => self.note_store_result(&Err(error)),
+        }
+        self.kick();
+    }
+
+    fn note_store_result(&self, result: &Result<(), String>) {
+        if let Ok(mut slot) = self.store_error.try_borrow_mut() {
+            *slot = result.as_ref().err().cloned();
+        }
+    }
+
+    /// Resolves once the store pump has nothing left to do.
+    pub async fn settle_store(&self) {
+        loop {
+            let running = self.pump.try_borrow().ok().and_then(|p| p.clone());
+            match running {
+                Some(promise) => {
+                    let _ = JsFuture::from(promise).await;
+                }
+                None => break,
+            }
+        }
+    }
+
+    /// "memory" without a store, else what the store says.
+    pub fn durability(&self) -> String {
+        self.store.as_ref().map_or_else(|| "memory".to_owned(), Store::durability)
+    }
+
+    /// `flush({ deadlineMs })`: one drain at a time; a second call while one runs gets the same promise.
+    pub fn flush(self: &Rc<Self>, deadline_ms: u64) -> Promise {
+        if let Some(running) = self.flush.try_borrow().ok().and_then(|f| f.clone()) {
+            return running;
+        }
+        let queue = self.clone();
+        let promise = future_to_promise(async move {
+            let report = drain::drain(queue.clone(), deadline_ms).await;
+            if let Ok(mut slot) = queue.flush.try_borrow_mut() {
+                *slot = None;
+            }
+            report
+        });
+        if let Ok(mut slot) = self.flush.try_borrow_mut() {
+            *slot = Some(promise.clone());
+        }
+        promise
+    }
+}

@@ -1,0 +1,131 @@
+//! The `Tracker` calls about delivery as a whole: `flush`, `stats`, the dead letters and `close`. With
+//! `deliveryType: "persistent_queue"` they work on the outbox; with `"immediate"` they wait for the deliveries
+//! in flight and report an empty queue, so the same Worker or page code runs with either.
+
+use crate::core::error::TrackError;
+use crate::wasm::options::{read_field_list, type_of};
+use crate::wasm::queue::js::{change_dead_letters, dead_letters, flush_report, stats, Selection};
+use crate::wasm::queue::Queue;
+use crate::wasm::tracker::{thrown, JsResult, Tracker};
+use js_sys::{Array, Object, Promise, Reflect};
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::{future_to_promise, JsFuture};
+
+/// The default `flush()` deadline: inside the 30 s Workers give `waitUntil` work after the response.
+pub const DEFAULT_FLUSH_DEADLINE_MS: u64 = 20_000;
+
+#[wasm_bindgen]
+impl Tracker {
+    /// Delivers what is due, for at most `deadlineMs` (default 20,000), and resolves to
+    /// `{ sent, deadLettered, retryLater, remaining, durability }`. Never rejects: failures are counts. Two calls
+    /// at once share one drain. Hand it to `ctx.waitUntil()` (Workers), `after()` (Next.js) or call it on
+    /// `pagehide` (browsers). Throws `E_INVALID_OPTION` for a bad `deadlineMs`.
+    pub fn flush(&self, options: JsValue) -> JsResult<Promise> {
+        let deadline = read_deadline(&options).map_err(thrown)?;
+        Ok(match self.queue() {
+            Some(queue) => queue.flush(deadline),
+            None => self.settle_in_flight(),
+        })
+    }
+
+    /// `{ queued, inFlight, sent, deadLettered, dropped, bytes, durability, storeError }` right now. `dropped`
+    /// is always 0: nothing tracked is ever dropped.
+    pub fn stats(&self) -> JsValue {
+        match self.queue() {
+            Some(queue) => stats(&queue),
+            None => {
+                let out = Object::new();
+                let in_flight = self.state.try_borrow().map(|s| s.in_flight.len()).unwrap_or(0);
+                for (key, value) in [("queued", 0), ("inFlight", in_flight), ("sent", 0), ("deadLettered", 0), ("dropped", 0), ("bytes", 0)] {
+                    let _ = Reflect::set(&out, &JsValue::from_str(key), &JsValue::from(value as f64));
+                }
+                let _ = Reflect::set(&out, &JsValue::from_str("durability"), &JsValue::from_str("none"));
+                out.into()
+            }
+        }
+    }
+
+    /// The dead letters: records the service refused or that could not be delivered within `maxAttempts` or
+    /// `maxAgeMs`, with the reason. Resolves to an array (empty in immediate mode).
+    #[wasm_bindgen(js_name = deadLetters)]
+    pub fn dead_letters(&self) -> Promise {
+        match self.queue() {
+            Some(queue) => dead_letters(&queue),
+            None => Promise::resolve(&JsValue::from(Array::new())),
+        }
+    }
+
+    /// Puts dead letters back in the queue (all, or those whose `responseId` is listed), due now with their
+    /// attempts reset. Resolves to how many. Throws `E_INVALID_OPTION` when `ids` is not an array of strings.
+    #[wasm_bindgen(js_name = requeueDeadLetters)]
+    pub fn requeue_dead_letters(&self, ids: JsValue) -> JsResult<Promise> {
+        self.change_dead_letters(ids, true)
+    }
+
+    /// Deletes dead letters for good (all, or those listed). Resolves to how many.
+    #[wasm_bindgen(js_name = purgeDeadLetters)]
+    pub fn purge_dead_letters(&self, ids: JsValue) -> JsResult<Promise> {
+        self.change_dead_letters(ids, false)
+    }
+
+    /// Stops accepting records, then flushes (persistent queue) or waits for the deliveries in flight
+    /// (immediate). Later `track()` calls throw `E_TRACKER_CLOSED`. Resolves to the last flush report; calling
+    /// it twice is harmless.
+    pub fn close(&self) -> Promise {
+        let queue = self.queue();
+        if let Ok(mut state) = self.state.try_borrow_mut() {
+            state.closed = true;
+        }
+        match queue {
+            Some(queue) => queue.flush(DEFAULT_FLUSH_DEADLINE_MS),
+            None => self.settle_in_flight(),
+        }
+    }
+}
+
+impl Tracker {
+    fn queue(&self) -> Option<Rc<Queue>> {
+        self.state.try_borrow().ok().and_then(|s| s.queue.clone())
+    }
+
+    /// Resolves once the immediate deliveries in flight have finished, to an empty flush report.
+    fn settle_in_flight(&self) -> Promise {
+        let pending: Array = match self.state.try_borrow() {
+            Ok(state) => state.in_flight.iter().map(|(_, p)| JsValue::from(p.clone())).collect(),
+            Err(_) => Array::new(),
+        };
+        future_to_promise(async move {
+            let _ = JsFuture::from(Promise::all_settled(&pending)).await;
+            Ok(flush_report(None, "none"))
+        })
+    }
+
+    fn change_dead_letters(&self, ids: JsValue, requeue: bool) -> JsResult<Promise> {
+        let selection = if ids.is_undefined() || ids.is_null() {
+            Selection::All
+        } else {
+            Selection::Ids(read_field_list(&ids, "ids").map_err(thrown)?)
+        };
+        Ok(match self.queue() {
+            Some(queue) => change_dead_letters(&queue, selection, requeue),
+            None => Promise::resolve(&JsValue::from(0)),
+        })
+    }
+}
+
+fn read_deadline(options: &JsValue) -> Result<u64, TrackError> {
+    let invalid = |reason: String| TrackError::InvalidOption { option: "deadlineMs".to_owned(), reason };
+    if options.is_undefined() || options.is_null() {
+        return Ok(DEFAULT_FLUSH_DEADLINE_MS);
+    }
+    let value = Reflect::get(options, &JsValue::from_str("deadlineMs")).map_err(|_| invalid("cannot be read".to_owned()))?;
+    if value.is_undefined() {
+        return Ok(DEFAULT_FLUSH_DEADLINE_MS);
+    }
+    match value.as_f64() {
+        Some(ms) if ms.is_finite() && ms >= 0.0 && ms <= 600_000.0 => Ok(ms as u64),
+        Some(ms) => Err(invalid(format!("must be from 0 to 600000 milliseconds, got {ms}"))),
+        None => Err(invalid(format!("must be a number, got {}", type_of(&value)))),
+    }
+}
