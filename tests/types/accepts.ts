@@ -3,6 +3,8 @@ import {
   Tracker, ready, version,
   type AicmError, type AicmErrorCode, type Anonymizer, type BatchOutcome, type BatchRecord, type JsonValue,
   type TrackerOptions, type TrackOptions, type TrackOutcome, type TrackResult, type TrackStatus,
+  type FlushReport, type QueueStats, type DeadLetter, type Queued, type QueuedBatch, type OutboxStore,
+  memoryStore, indexedDbStore, kvStore,
 } from 'aicostmanager-edge';
 
 /** Compile-time equality: `Expect<Equal<A, B>>` errors unless A and B are the same type. */
@@ -91,7 +93,31 @@ tracker.setAnonymizer(anonymizer);
 tracker.setAnonymizer(null);
 await tracker.close();
 tracker.free();
-type _close = Expect<Equal<ReturnType<Tracker['close']>, Promise<void>>>;
+type _close = Expect<Equal<ReturnType<Tracker['close']>, Promise<FlushReport>>>;
+
+// The persistent queue: track returns { responseId } at once; flush, stats and dead letters.
+const queue = new Tracker({ apiKey: 'k', deliveryType: 'persistent_queue', store: memoryStore(), maxQueueSize: 100 });
+const queued: Queued = queue.track('openai::gpt-4o', { total_tokens: 3 });
+type _queued = Expect<Equal<typeof queued, Queued>>;
+const queuedBatch: QueuedBatch = queue.trackBatch([{ serviceKey: 'a::b', usage: {} }]);
+console.log(queued.responseId, queuedBatch.responseIds.length);
+const report: FlushReport = await queue.flush({ deadlineMs: 5000 });
+const stats: QueueStats = queue.stats();
+const letters: DeadLetter[] = await queue.deadLetters();
+const requeued: number = await queue.requeueDeadLetters(['id-1']);
+const purged: number = await queue.purgeDeadLetters();
+console.log(report.sent, stats.dropped, letters.length, requeued, purged);
+const own: OutboxStore = {
+  async put(entries) { console.log(entries.length); },
+  async list(prefix) { return [{ key: prefix, value: '' }]; },
+  async delete(keys) { console.log(keys.length); },
+};
+new Tracker({ apiKey: 'k', deliveryType: 'persistent_queue', store: own });
+new Tracker({ apiKey: 'k', deliveryType: 'persistent_queue', store: indexedDbStore({ dbName: 'x' }) });
+declare const kvBinding: Parameters<typeof kvStore>[0];
+new Tracker({ apiKey: 'k', deliveryType: 'persistent_queue', store: kvStore(kvBinding, { ttlSeconds: 3600 }) });
+const immediateFlush: FlushReport = await tracker.flush();
+console.log(immediateFlush.durability);
 type _ready = Expect<Equal<typeof ready, Promise<void>>>;
 
 // Errors: plain Errors named "AicmError" with a stable code.

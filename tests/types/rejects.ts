@@ -15,8 +15,18 @@ new Tracker({ apiKey: 'k', timeoutMs: '10' });
 new Tracker({ apiKey: 'k', maxAttempts: '3' });
 // @ts-expect-error: only "immediate" exists
 new Tracker({ apiKey: 'k', deliveryType: 'sqlite' });
-// @ts-expect-error: "persistent_queue" comes in 0.2
-new Tracker({ apiKey: 'k', deliveryType: 'persistent_queue' });
+// @ts-expect-error: a store needs deliveryType "persistent_queue"
+new Tracker({ apiKey: 'k', store: { put: async () => {}, list: async () => [], delete: async () => {} } });
+// @ts-expect-error: a store needs put, list and delete
+new Tracker({ apiKey: 'k', deliveryType: 'persistent_queue', store: { put: async () => {} } });
+// @ts-expect-error: maxQueueSize is a number
+new Tracker({ apiKey: 'k', deliveryType: 'persistent_queue', maxQueueSize: '10' });
+// @ts-expect-error: queue-mode track returns { responseId } at once, not a promise
+const notAPromise: Promise<unknown> = new Tracker({ apiKey: 'k', deliveryType: 'persistent_queue' }).track('a::b', {});
+// @ts-expect-error: immediate track returns a promise, not { responseId }
+const notQueued: { responseId: string } = new Tracker({ apiKey: 'k' }).track('a::b', {});
+// @ts-expect-error: deadlineMs is a number
+await new Tracker({ apiKey: 'k' }).flush({ deadlineMs: '1000' });
 // @ts-expect-error: anonymizer is a function
 new Tracker({ apiKey: 'k', anonymizer: 5 });
 // @ts-expect-error: anonymizeFields is a list
@@ -84,7 +94,7 @@ const outcome = await tracker.track('svc', {});
 if (outcome.status === 'bogus') console.log(outcome);
 // @ts-expect-error: error is null unless the record failed
 console.log(outcome.error.code);
-// @ts-expect-error: close resolves with nothing
+// @ts-expect-error: close resolves to a flush report
 const closed: number = await tracker.close();
 // @ts-expect-error: version is a string
 const v: number = version;

@@ -32,7 +32,9 @@ pub fn get(value: &JsValue, key: &str) -> JsValue {
     Reflect::get(value, &JsValue::from_str(key)).expect("property")
 }
 
-pub async fn settle(promise: Promise) -> JsValue {
+/// Awaits a promise (given as a `Promise` or as the `JsValue` a tracker call returns).
+pub async fn settle(promise: impl Into<JsValue>) -> JsValue {
+    let promise: Promise = promise.into().dyn_into().expect("a promise");
     JsFuture::from(promise).await.expect("promise resolves")
 }
 
@@ -45,9 +47,9 @@ async fn fetch_json(path: &str, method: &str, body: Option<&str>) -> JsValue {
     let fetch: Function = get(&js_sys::global(), "fetch").dyn_into().expect("global fetch");
     let url = format!("{}{}", ingest_url(), path);
     let response = fetch.call2(&js_sys::global(), &url.into(), &init).expect("fetch call");
-    let response = settle(response.dyn_into().expect("promise")).await;
+    let response = settle(response).await;
     let text: Function = get(&response, "text").dyn_into().expect("text()");
-    let text = settle(text.call0(&response).expect("text call").dyn_into().expect("promise")).await;
+    let text = settle(text.call0(&response).expect("text call")).await;
     JSON::parse(&text.as_string().expect("text")).unwrap_or(JsValue::NULL)
 }
 
