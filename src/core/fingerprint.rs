@@ -141,7 +141,7 @@ pub fn hex(bytes: &[u8]) -> String {
 }
 
 /// The store namespace of one destination: `"aicm/v1/<fingerprint>/"`, where the fingerprint is the first
-/// 16 hex characters (64 bits) of SHA-256(`api_base + api_url + "\n" + api_key`).
+/// 16 hex characters (64 bits) of SHA-256(`api_base + "\n" + api_url + "\n" + api_key`).
 ///
 /// Call it once when a queue tracker is built, with the configured `apiBase`, `apiUrl` and key (an empty key
 /// for a proxy tracker). The key itself is never written to a store, and cannot be recovered from the
@@ -149,7 +149,9 @@ pub fn hex(bytes: &[u8]) -> String {
 /// (upstream sent queued rows under whichever key drained them: wire-contract W-D3).
 pub fn namespace(api_base: &str, api_url: &str, api_key: &str) -> String {
     let mut hasher = Sha256::new();
+    // Separated, so that ("a", "bc") and ("ab", "c") are different destinations.
     hasher.update(api_base.as_bytes());
+    hasher.update(b"\n");
     hasher.update(api_url.as_bytes());
     hasher.update(b"\n");
     hasher.update(api_key.as_bytes());
@@ -211,7 +213,7 @@ mod tests {
     #[test]
     fn namespace_shape_and_value() {
         let ns = namespace("https://aicostmanager.com", "/api/v1", "sk-test");
-        let expected = format!("aicm/v1/{}/", &sha_hex(b"https://aicostmanager.com/api/v1\nsk-test")[..16]);
+        let expected = format!("aicm/v1/{}/", &sha_hex(b"https://aicostmanager.com\n/api/v1\nsk-test")[..16]);
         assert_eq!(ns, expected);
         assert_eq!(ns.len(), "aicm/v1/".len() + 16 + 1);
         assert!(!ns.contains("sk-test"));
@@ -226,5 +228,6 @@ mod tests {
         assert_ne!(base, namespace("https://staging.aicostmanager.com", "/api/v1", "key-a"));
         assert_ne!(base, namespace("https://aicostmanager.com", "/api/v2", "key-a"));
         assert_ne!(base, namespace("https://aicostmanager.com", "/api/v1", ""));
+        assert_ne!(namespace("a", "bc", "k"), namespace("ab", "c", "k"), "the parts are separated");
     }
 }
