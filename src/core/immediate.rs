@@ -76,7 +76,7 @@ use std::collections::VecDeque;
 
 use crate::core::batch::{self, EncodedRecord};
 use crate::core::error::DeliveryError;
-use crate::core::response::{self, ServerResult, TrackReply};
+use crate::core::response::{self, ResultVerdict, ServerResult, TrackReply};
 use crate::core::retry::{self, HttpOutcome, OutcomeClass, RetryPolicy};
 use crate::core::value::Value;
 
@@ -489,26 +489,15 @@ fn heap_sort<T>(v: &mut [T], less: impl Fn(&T, &T) -> bool) {
 
 /// What one 2xx per-record result means for its record.
 fn interpret_result(result: &ServerResult) -> Decided {
-    let status = result.status.as_deref();
-    let accepted = |status: &'static str| Decided {
-        status,
-        errors: result.errors.clone(),
-        cost_events: result.cost_events.clone(),
-        error: None,
-    };
-    match status {
-        Some("queued") => accepted("queued"),
-        Some("completed") => accepted("completed"),
-        Some("service_key_unknown") => accepted("service_key_unknown"),
-        Some("error") => Decided::rejected(result.errors.clone()),
-        _ if result.cost_events.is_some() => accepted("completed"),
-        _ if !result.errors.is_empty() => Decided::rejected(result.errors.clone()),
-        Some(other) => Decided::failed(DeliveryError::InvalidResponse {
-            reason: format!("unknown status {} without errors or cost_events", crate::core::json::quoted(other)),
-        }),
-        None => Decided::failed(DeliveryError::InvalidResponse {
-            reason: "the result has no status, errors or cost_events".to_owned(),
-        }),
+    match response::verdict(result) {
+        ResultVerdict::Accepted(status) => Decided {
+            status,
+            errors: result.errors.clone(),
+            cost_events: result.cost_events.clone(),
+            error: None,
+        },
+        ResultVerdict::Rejected => Decided::rejected(result.errors.clone()),
+        ResultVerdict::Unknown(error) => Decided::failed(error),
     }
 }
 

@@ -4,6 +4,7 @@
 //! whether to retry (that is [`crate::core::retry`]). Unknown fields are ignored, so a newer server that adds
 //! fields keeps working.
 use crate::core::json;
+use crate::core::error::DeliveryError;
 use crate::core::value::Value;
 
 /// One per-record entry of a `/track` reply (`TrackResult` in the Python SDK).
@@ -25,6 +26,47 @@ pub struct TrackReply {
     pub results: Vec<ServerResult>,
     /// `None` when absent, `null` or `{}`.
     pub triggered_limits: Option<Value>,
+}
+
+/// A server's error messages as text: strings as they are, anything else as its JSON.
+pub fn error_texts(items: &[Value]) -> Vec<String> {
+    items
+        .iter()
+        .map(|e| match e {
+            Value::String(s) => s.clone(),
+            other => json::to_string(other),
+        })
+        .collect()
+}
+
+/// What one per-record result of a 2xx reply means for its record, in every delivery mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResultVerdict {
+    /// `queued`, `completed`, `service_key_unknown`, or cost events without a status (legacy servers:
+    /// "completed"): the service has the record.
+    Accepted(&'static str),
+    /// `error`, or errors without a status: the service refused the record; its messages are in `errors`.
+    Rejected,
+    /// A status this version does not know, without errors or cost events (upstream's NoCostsTracked).
+    Unknown(DeliveryError),
+}
+
+/// Judges one per-record result (see [`ResultVerdict`]).
+pub fn verdict(result: &ServerResult) -> ResultVerdict {
+    match result.status.as_deref() {
+        Some("queued") => ResultVerdict::Accepted("queued"),
+        Some("completed") => ResultVerdict::Accepted("completed"),
+        Some("service_key_unknown") => ResultVerdict::Accepted("service_key_unknown"),
+        Some("error") => ResultVerdict::Rejected,
+        _ if result.cost_events.is_some() => ResultVerdict::Accepted("completed"),
+        _ if !result.errors.is_empty() => ResultVerdict::Rejected,
+        Some(other) => ResultVerdict::Unknown(DeliveryError::InvalidResponse {
+            reason: format!("unknown status {} without errors or cost_events", json::quoted(other)),
+        }),
+        None => ResultVerdict::Unknown(DeliveryError::InvalidResponse {
+            reason: "the result has no status, errors or cost_events".to_owned(),
+        }),
+    }
 }
 
 /// Parses a reply body.
@@ -79,13 +121,7 @@ fn parse_result(item: &Value) -> Result<ServerResult, String> {
     let status = optional_string(item, "status")?;
     let errors = match item.get("errors") {
         None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|e| match e {
-                Value::String(s) => s.clone(),
-                other => json::to_string(other),
-            })
-            .collect(),
+        Some(Value::Array(items)) => error_texts(items),
         Some(other) => return Err(format!("\"errors\" must be an array, found a {}", other.type_name())),
     };
     let cost_events = match item.get("cost_events") {

@@ -3,34 +3,8 @@
 use super::entry::flag;
 use super::{BatchId, InFlight, Outbox};
 use crate::core::error::DeliveryError;
-use crate::core::response::{self, ServerResult, TrackReply};
+use crate::core::response::{self, ResultVerdict, ServerResult, TrackReply};
 use crate::core::retry::{self, HttpOutcome, OutcomeClass};
-
-/// What one per-record result of a 2xx means in queue mode.
-#[derive(Debug)]
-enum Verdict {
-    /// `queued`, `completed`, `service_key_unknown`, or cost events without a status: it leaves the outbox.
-    Delivered,
-    /// `error`, or errors without a status: dead-lettered with the server's messages.
-    Rejected(Vec<String>),
-    /// A status this version does not know, without errors or cost events: tried again later.
-    Unknown(DeliveryError),
-}
-
-fn verdict(result: &ServerResult) -> Verdict {
-    match result.status.as_deref() {
-        Some(status) if response::is_accepted_status(status) => Verdict::Delivered,
-        Some("error") => Verdict::Rejected(result.errors.clone()),
-        _ if result.cost_events.is_some() => Verdict::Delivered,
-        _ if !result.errors.is_empty() => Verdict::Rejected(result.errors.clone()),
-        Some(other) => Verdict::Unknown(DeliveryError::InvalidResponse {
-            reason: format!("unknown status {} without errors or cost_events", crate::core::json::quoted(other)),
-        }),
-        None => Verdict::Unknown(DeliveryError::InvalidResponse {
-            reason: "the result has no status, errors or cost_events".to_owned(),
-        }),
-    }
-}
 
 fn status_of(outcome: &HttpOutcome) -> Option<u16> {
     match outcome {
@@ -114,33 +88,31 @@ impl Outbox {
                 return;
             }
         };
-        let verdicts = self.match_results(sent, members, &reply);
-        let missing = DeliveryError::MissingResult;
-        let mut retry: Vec<(u32, &DeliveryError)> = Vec::new();
-        for (&pos, verdict) in members.iter().zip(&verdicts) {
-            match verdict {
-                Some(Verdict::Delivered) => self.deliver(pos),
-                Some(Verdict::Rejected(errors)) => {
-                    let reason = DeliveryError::Rejected { errors: errors.clone() }.to_string();
-                    self.dead_letter(pos, now_ms, reason, Some(*status), errors.clone());
-                }
-                Some(Verdict::Unknown(error)) => retry.push((pos, error)),
-                None => retry.push((pos, &missing)),
+        let results = self.match_results(sent, members, &reply);
+        let mut retry: Vec<(u32, DeliveryError)> = Vec::new();
+        for (&pos, result) in members.iter().zip(&results) {
+            let Some(result) = result else {
+                retry.push((pos, DeliveryError::MissingResult));
+                continue;
+            };
+            if let Some(error) = self.settle_result(pos, result, *status, now_ms) {
+                retry.push((pos, error));
             }
         }
         if !retry.is_empty() {
+            let retry: Vec<(u32, &DeliveryError)> = retry.iter().map(|(pos, e)| (*pos, e)).collect();
             self.fail(&retry, Some(*status), outcome, now_ms, jitter);
         }
     }
 
-    /// One verdict (or none) per member. By `response_id` first (the first result for an id wins); an
+    /// One result (or none) per member. By `response_id` first (the first result for an id wins); an
     /// unnamed result matches by position only when the reply has one result per record sent.
-    fn match_results(&self, sent: &[u32], members: &[u32], reply: &TrackReply) -> Vec<Option<Verdict>> {
-        let mut verdicts: Vec<Option<Verdict>> = members.iter().map(|_| None).collect();
-        let mut assign = |pos: u32, result: &ServerResult| {
+    fn match_results<'r>(&self, sent: &[u32], members: &[u32], reply: &'r TrackReply) -> Vec<Option<&'r ServerResult>> {
+        let mut verdicts: Vec<Option<&ServerResult>> = members.iter().map(|_| None).collect();
+        let mut assign = |pos: u32, result: &'r ServerResult| {
             if let Ok(i) = members.binary_search(&pos) {
                 if let Some(slot @ None) = verdicts.get_mut(i) {
-                    *slot = Some(verdict(result));
+                    *slot = Some(result);
                 }
             }
         };
@@ -222,14 +194,23 @@ impl Outbox {
         let Ok(reply) = response::parse_track_reply(body) else { return };
         for result in &reply.results {
             let Some(pos) = result.response_id.as_deref().and_then(|id| self.live.find(id)) else { continue };
-            match verdict(result) {
-                Verdict::Delivered => self.deliver(pos),
-                Verdict::Rejected(errors) => {
-                    let reason = DeliveryError::Rejected { errors: errors.clone() }.to_string();
-                    self.dead_letter(pos, now_ms, reason, Some(*status), errors);
-                }
-                Verdict::Unknown(_) => {}
-            }
+            // An unknown verdict is left alone: the record is being sent again anyway.
+            let _ = self.settle_result(pos, result, *status, now_ms);
         }
+    }
+
+    /// Applies a definitive per-record result: accepted → delivered, rejected → dead-lettered with the
+    /// server's messages. An unknown verdict changes nothing and comes back as the error to retry with.
+    fn settle_result(&mut self, pos: u32, result: &ServerResult, status: u16, now_ms: u64) -> Option<DeliveryError> {
+        match response::verdict(result) {
+            ResultVerdict::Accepted(_) => self.deliver(pos),
+            ResultVerdict::Rejected => {
+                let errors = result.errors.clone();
+                let reason = DeliveryError::Rejected { errors: errors.clone() }.to_string();
+                self.dead_letter(pos, now_ms, reason, Some(status), errors);
+            }
+            ResultVerdict::Unknown(error) => return Some(error),
+        }
+        None
     }
 }

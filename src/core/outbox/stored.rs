@@ -162,13 +162,7 @@ pub(super) fn read_dead(id: &str, value: &str) -> Result<Dead, String> {
     };
     let errors = match parsed.get("errors") {
         None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|e| match e {
-                Value::String(s) => s.clone(),
-                other => json::to_string(other),
-            })
-            .collect(),
+        Some(Value::Array(items)) => crate::core::response::error_texts(items),
         Some(_) => return Err("\"errors\" is not an array".to_owned()),
     };
     Ok(Dead {
