@@ -28,5 +28,6 @@ pub mod outbox;
 pub mod record;
 pub mod response;
 pub mod retry;
+pub mod sort;
 pub mod timestamp;
 pub mod value;

@@ -2,6 +2,7 @@
 //! `deliveryType: "persistent_queue"` they work on the outbox; with `"immediate"` they wait for the deliveries
 //! in flight and report an empty queue, so the same Worker or page code runs with either.
 
+use crate::core::decimal::display_f64;
 use crate::core::error::TrackError;
 use crate::wasm::options::{read_field_list, type_of};
 use crate::wasm::queue::js::{change_dead_letters, dead_letters, flush_report, stats, Selection};
@@ -125,7 +126,7 @@ fn read_deadline(options: &JsValue) -> Result<u64, TrackError> {
     }
     match value.as_f64() {
         Some(ms) if ms.is_finite() && ms >= 0.0 && ms <= 600_000.0 => Ok(ms as u64),
-        Some(ms) => Err(invalid(format!("must be from 0 to 600000 milliseconds, got {ms}"))),
+        Some(ms) => Err(invalid(format!("must be from 0 to 600000 milliseconds, got {}", display_f64(ms)))),
         None => Err(invalid(format!("must be a number, got {}", type_of(&value)))),
     }
 }

@@ -1,5 +1,6 @@
 //! The dead-letter set as API: list, requeue, purge (the Python SDK's queue manager).
 
+use crate::core::sort::sort_by;
 use super::entry::{flag, Live};
 use super::stored::{self, KeyKind};
 use super::{DeadLetter, Outbox};
@@ -28,7 +29,7 @@ impl Outbox {
             None => self.dead.iter().map(|(p, _)| p).collect(),
             Some(ids) => {
                 let mut positions: Vec<u32> = ids.iter().filter_map(|id| self.dead.find(id)).collect();
-                positions.sort_unstable();
+                sort_by(&mut positions, |a, b| a < b);
                 positions.dedup();
                 positions
             }

@@ -1,5 +1,6 @@
 //! Reconciling with what the store holds: adopting what others left, forgetting what others finished.
 
+use crate::core::sort::sort_by;
 use super::entry::{flag, Dead, Live};
 use super::stored::{self, KeyKind};
 use super::Outbox;
@@ -26,7 +27,7 @@ impl Outbox {
         }
         // A key deleted and then written again (a requeued dead letter, a record tracked again) is live.
         tombstones.retain(|k| !self.key_should_exist(k));
-        tombstones.sort_unstable();
+        sort_by(&mut tombstones, |a, b| a < b);
         tombstones.dedup();
 
         let ns = self.config.namespace.clone();
@@ -59,7 +60,8 @@ impl Outbox {
         self.unreadable = unreadable;
 
         // Dead letters first: an id both queued and dead is dead.
-        new_dead.sort_unstable_by_key(|d| d.at_ms);
+        // (time, id): a total order, so equal times come out the same way every time.
+        sort_by(&mut new_dead, |a, b| (a.at_ms, a.rec.id()) < (b.at_ms, b.rec.id()));
         for mut row in new_dead {
             if let Some(pos) = self.live.find(row.rec.id()) {
                 self.remove_live(pos, true);
@@ -69,7 +71,7 @@ impl Outbox {
         }
 
         let boundary = self.live.slots() as u32;
-        new_live.sort_unstable_by_key(|r| r.created_ms);
+        sort_by(&mut new_live, |a, b| (a.created_ms, a.rec.id()) < (b.created_ms, b.rec.id()));
         let mut adopted = 0usize;
         for mut row in new_live {
             if self.dead.find(row.rec.id()).is_some() {

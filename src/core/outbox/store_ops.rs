@@ -1,5 +1,6 @@
 //! Store operations: what to write or delete next, and what a completed operation changes.
 
+use crate::core::sort::sort_by;
 use super::entry::{flag, Row};
 use super::stored::{self, KeyKind};
 use super::table::Table;
@@ -39,14 +40,14 @@ impl Outbox {
             let keys: Vec<String> = entries.iter().map(|(k, _)| k.clone()).collect();
             // A key written again is no longer a tombstone: the next listing must see it, not skip it.
             let mut written: Vec<&String> = keys.iter().collect();
-            written.sort_unstable();
+            sort_by(&mut written, |a, b| a < b);
             self.store.recently_deleted.retain(|k| written.binary_search(&k).is_err());
             self.store.next_id += 1;
             self.store.outstanding = Some(Outstanding { id, put: true, keys });
             return Some(StoreOp { id, kind: StoreOpKind::Put(entries) });
         }
         let mut keys = std::mem::take(&mut self.store.pending_deletes);
-        keys.sort_unstable();
+        sort_by(&mut keys, |a, b| a < b);
         keys.dedup();
         keys.retain(|k| !self.key_should_exist(k));
         if keys.is_empty() {
