@@ -2,6 +2,8 @@
 //! random values and timers there).
 
 use js_sys::{Function, Promise};
+use std::future::Future;
+use std::pin::Pin;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
@@ -62,4 +64,11 @@ impl Entropy {
         }
         self.pool.extend_from_slice(&fresh);
     }
+}
+
+/// A promise of `future`, run on the microtask queue. Every async export goes through here so that
+/// wasm-bindgen's promise machinery is compiled once (boxed), not once per future type: ~1 KB each.
+pub fn promise_of(future: impl Future<Output = Result<JsValue, JsValue>> + 'static) -> Promise {
+    let boxed: Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>> = Box::pin(future);
+    wasm_bindgen_futures::future_to_promise(boxed)
 }

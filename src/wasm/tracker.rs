@@ -30,7 +30,6 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::future_to_promise;
 
 /// Tracks AI usage records and delivers them to the `/track` endpoint.
 #[wasm_bindgen]
@@ -228,7 +227,7 @@ impl Tracker {
         })?;
         let entropy = self.entropy.clone();
         let state = Rc::downgrade(&self.state);
-        let promise = future_to_promise(async move {
+        let promise = crate::wasm::platform::promise_of(async move {
             let report = deliver(records, config, endpoint, entropy).await;
             if let Some(state) = state.upgrade() {
                 if let Ok(mut state) = state.try_borrow_mut() {

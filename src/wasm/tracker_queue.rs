@@ -11,7 +11,7 @@ use crate::wasm::tracker::{thrown, JsResult, Tracker};
 use js_sys::{Array, Object, Promise, Reflect};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::{future_to_promise, JsFuture};
+use wasm_bindgen_futures::JsFuture;
 
 /// The default `flush()` deadline: inside the 30 s Workers give `waitUntil` work after the response.
 pub const DEFAULT_FLUSH_DEADLINE_MS: u64 = 20_000;
@@ -96,7 +96,7 @@ impl Tracker {
             Ok(state) => state.in_flight.iter().map(|(_, p)| JsValue::from(p.clone())).collect(),
             Err(_) => Array::new(),
         };
-        future_to_promise(async move {
+        crate::wasm::platform::promise_of(async move {
             let _ = JsFuture::from(Promise::all_settled(&pending)).await;
             Ok(flush_report(None, "none"))
         })
@@ -125,7 +125,7 @@ fn read_deadline(options: &JsValue) -> Result<u64, TrackError> {
         return Ok(DEFAULT_FLUSH_DEADLINE_MS);
     }
     match value.as_f64() {
-        Some(ms) if ms.is_finite() && ms >= 0.0 && ms <= 600_000.0 => Ok(ms as u64),
+        Some(ms) if (0.0..=600_000.0).contains(&ms) => Ok(ms as u64),
         Some(ms) => Err(invalid(format!("must be from 0 to 600000 milliseconds, got {}", display_f64(ms)))),
         None => Err(invalid(format!("must be a number, got {}", type_of(&value)))),
     }

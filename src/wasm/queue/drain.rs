@@ -9,7 +9,6 @@ use crate::wasm::http::post_json;
 use crate::wasm::platform::{now_ms, sleep};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
 
 /// Drains the queue for at most `deadline_ms` and resolves to the flush report. Never rejects.
 pub async fn drain(queue: Rc<Queue>, deadline_ms: u64) -> Result<JsValue, JsValue> {
@@ -21,7 +20,7 @@ pub async fn drain(queue: Rc<Queue>, deadline_ms: u64) -> Result<JsValue, JsValu
     };
     let name = format!("drain:{}", queue.namespace);
     let inner = queue.clone();
-    let run = Closure::once_into_js(move || future_to_promise(async move { Ok(drain_locked(inner, deadline).await) }));
+    let run = Closure::once_into_js(move || crate::wasm::platform::promise_of(async move { Ok(drain_locked(inner, deadline).await) }));
     match store.with_lock(&lock, &name, run.unchecked_ref()).await {
         Ok(report) => Ok(report),
         // The lock itself failed: drain without it (at least once beats not at all).

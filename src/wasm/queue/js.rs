@@ -5,7 +5,7 @@ use crate::core::outbox::{DeadLetter, FlushReport};
 use js_sys::{Array, Object, Promise, Reflect};
 use std::rc::Rc;
 use wasm_bindgen::JsValue;
-use wasm_bindgen_futures::{future_to_promise, JsFuture};
+use wasm_bindgen_futures::JsFuture;
 
 fn set(object: &Object, key: &str, value: &JsValue) {
     let _ = Reflect::set(object, &JsValue::from_str(key), value);
@@ -66,7 +66,7 @@ fn dead_letter(letter: &DeadLetter) -> JsValue {
 /// `deadLetters()`: after the store's contents are loaded.
 pub fn dead_letters(queue: &Rc<Queue>) -> Promise {
     let queue = queue.clone();
-    future_to_promise(async move {
+    crate::wasm::platform::promise_of(async move {
         let _ = JsFuture::from(queue.ensure_loaded()).await;
         let letters: Array = match queue.outbox.try_borrow() {
             Ok(outbox) => outbox.dead_letters().iter().map(dead_letter).collect(),
@@ -86,7 +86,7 @@ pub enum Selection {
 /// reflects it.
 pub fn change_dead_letters(queue: &Rc<Queue>, selection: Selection, requeue: bool) -> Promise {
     let queue = queue.clone();
-    future_to_promise(async move {
+    crate::wasm::platform::promise_of(async move {
         let _ = JsFuture::from(queue.ensure_loaded()).await;
         let ids = match &selection {
             Selection::All => None,

@@ -23,7 +23,7 @@ use js_sys::Promise;
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::JsValue;
-use wasm_bindgen_futures::{future_to_promise, JsFuture};
+use wasm_bindgen_futures::JsFuture;
 
 /// The queue of one tracker.
 pub struct Queue {
@@ -103,7 +103,7 @@ impl Queue {
         let _ = self.ensure_loaded();
         let running = self.pump.try_borrow().map(|p| p.is_some()).unwrap_or(true);
         if !running {
-            let promise = future_to_promise(pump::pump(self.clone()));
+            let promise = crate::wasm::platform::promise_of(pump::pump(self.clone()));
             if let Ok(mut slot) = self.pump.try_borrow_mut() {
                 *slot = Some(promise);
             }
@@ -116,7 +116,7 @@ impl Queue {
             return promise;
         }
         let queue = self.clone();
-        let promise = future_to_promise(async move {
+        let promise = crate::wasm::platform::promise_of(async move {
             queue.reconcile(false).await;
             Ok(JsValue::UNDEFINED)
         });
@@ -172,7 +172,7 @@ impl Queue {
             return running;
         }
         let queue = self.clone();
-        let promise = future_to_promise(async move {
+        let promise = crate::wasm::platform::promise_of(async move {
             let report = drain::drain(queue.clone(), deadline_ms).await;
             if let Ok(mut slot) = queue.flush.try_borrow_mut() {
                 *slot = None;
