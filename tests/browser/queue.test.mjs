@@ -3,8 +3,8 @@
 // reloads, dropped trackers, closed tabs, two tabs and two trackers on one IndexedDB, IndexedDB missing or
 // failing, pagehide, and an ingest outage. Every case checks by response id that nothing is lost and nothing is
 // delivered twice; a control case on a store without lock() shows that the duplicate checks do catch double sends.
-// Two pagehide cases are `todo`: product bugs (records lost when tracked as the page's first IndexedDB use right
-// before a navigation; a pagehide flush never reaching fetch). Self-contained: queue-support.mjs starts the servers and the browser, closed in `after`.
+// Three pagehide cases are `todo`: product bugs (records tracked right before a navigation lost, always when they
+// are the page's first IndexedDB use, sometimes otherwise; a pagehide flush never reaching fetch). Self-contained: queue-support.mjs starts the servers and the browser, closed in `after`.
 // Needs the packed package in tests/js/node_modules (scripts/build-pkg, then `unpack_pkg_into tests/js`).
 
 import assert from 'node:assert/strict';
@@ -148,8 +148,9 @@ describe('several trackers draining one IndexedDB', () => {
     const a = await env.openPage();
     const b = await env.openPage();
     try {
-      ingest.setFaults({ always: { kind: 'slow', delayMs: 15 } });
-      const options = env.trackerOptions({ dbName: 'tabs-unlocked', maxBatchSize: 5, withoutLock: true });
+      // Both drains list the store before the first reply (100 ms) lets either delete anything.
+      ingest.setFaults({ always: { kind: 'slow', delayMs: 100 } });
+      const options = env.trackerOptions({ dbName: 'tabs-unlocked', maxBatchSize: 25, withoutLock: true });
       const fromA = ids('unlocked-a', 60);
       const fromB = ids('unlocked-b', 40);
       await trackSaved(a, 'a', options, fromA);
@@ -354,10 +355,16 @@ describe('pagehide: flush({ deadlineMs: 2000 }) while the page goes away', () =>
     t.diagnostic(`delivered during pagehide: ${arrived} of 15`);
   });
 
-  test('tracked in the same task as the navigation, database already open: none lost', async (t) => {
-    const arrived = await pagehideCase({ dbName: 'pagehide-now', prefix: 'hide-now', when: 'same-task' });
-    t.diagnostic(`delivered during pagehide: ${arrived} of 16`);
-  });
+  // Racy: passed 30 of 30 alone, lost all 15 records in 1 of ~10 full-suite runs on a loaded machine (the
+  // IndexedDB write, started in the same task, did not commit before the unload).
+  test(
+    'tracked in the same task as the navigation, database already open: none lost',
+    { todo: 'product bug (racy): the store write can be aborted by the unload, and the pagehide flush never sends' },
+    async (t) => {
+      const arrived = await pagehideCase({ dbName: 'pagehide-now', prefix: 'hide-now', when: 'same-task' });
+      t.diagnostic(`delivered during pagehide: ${arrived} of 16`);
+    },
+  );
 
   test(
     'tracked in the same task as the navigation, as the page\'s first store use: none lost',
