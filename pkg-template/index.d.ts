@@ -293,10 +293,12 @@ export class Tracker<D extends DeliveryType = "immediate"> {
   /**
    * Delivers what is due, for at most `deadlineMs` (default 20000), and resolves to a report; never rejects. Two
    * calls at once share one drain. Workers: `ctx.waitUntil(tracker.flush())`; Next.js: `after(() => tracker.flush())`;
-   * browsers: on `pagehide`. In immediate mode it waits for the deliveries in flight.
+   * browsers: on `pagehide` with `{ keepalive: true }`, which sends what the tracker holds in memory at once in
+   * `keepalive` requests (at most 60 KiB each) without waiting for the store's lock or contents first: a page
+   * that is going away runs no more code after that. In immediate mode it waits for the deliveries in flight.
    * @throws {AicmError} `E_INVALID_OPTION` for a `deadlineMs` that is not a number from 0 to 600000.
    */
-  flush(options?: { deadlineMs?: number }): Promise<FlushReport>;
+  flush(options?: { deadlineMs?: number; keepalive?: boolean }): Promise<FlushReport>;
 
   /** The outbox right now (all zeros but `inFlight` in immediate mode). */
   stats(): QueueStats;

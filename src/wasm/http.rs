@@ -18,6 +18,8 @@ pub struct Endpoint {
     pub timeout_ms: u64,
     /// The user's `fetch` option; `None` = the global `fetch`, looked up at call time.
     pub fetch: Option<Function>,
+    /// Ask the browser to finish the request after the page is gone (`fetch(..., { keepalive: true })`).
+    pub keepalive: bool,
 }
 
 /// POSTs `body` as JSON to the endpoint. Never fails: every problem is an [`HttpOutcome`].
@@ -81,6 +83,9 @@ fn start_fetch(endpoint: &Endpoint, body: String, controller: Option<&web_sys::A
     Reflect::set(&init, &"body".into(), &JsValue::from(body))?;
     if let Some(controller) = controller {
         Reflect::set(&init, &"signal".into(), &controller.signal())?;
+    }
+    if endpoint.keepalive {
+        Reflect::set(&init, &"keepalive".into(), &JsValue::TRUE)?;
     }
     let url = JsValue::from_str(&endpoint.url);
     let result = match &endpoint.fetch {

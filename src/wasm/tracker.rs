@@ -285,7 +285,13 @@ fn retry_policy(config: &TrackerConfig) -> RetryPolicy {
 }
 
 fn endpoint_of(config: &TrackerConfig, fetch: Option<Function>) -> Endpoint {
-    Endpoint { url: config.track_url(), authorization: config.authorization(), timeout_ms: config.timeout_ms, fetch }
+    Endpoint {
+        url: config.track_url(),
+        authorization: config.authorization(),
+        timeout_ms: config.timeout_ms,
+        fetch,
+        keepalive: false,
+    }
 }
 
 fn immediate_config(config: &TrackerConfig) -> ImmediateConfig {

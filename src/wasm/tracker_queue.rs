@@ -21,11 +21,13 @@ impl Tracker {
     /// Delivers what is due, for at most `deadlineMs` (default 20,000), and resolves to
     /// `{ sent, deadLettered, retryLater, remaining, durability }`. Never rejects: failures are counts. Two calls
     /// at once share one drain. Hand it to `ctx.waitUntil()` (Workers), `after()` (Next.js) or call it on
-    /// `pagehide` (browsers). Throws `E_INVALID_OPTION` for a bad `deadlineMs`.
+    /// `pagehide` (browsers, with `keepalive: true`: sends from memory at once in `keepalive` requests, waiting
+    /// for no lock or store first). Throws `E_INVALID_OPTION` for a bad `deadlineMs` or `keepalive`.
     pub fn flush(&self, options: JsValue) -> JsResult<Promise> {
         let deadline = read_deadline(&options).map_err(thrown)?;
+        let keepalive = read_keepalive(&options).map_err(thrown)?;
         Ok(match self.queue() {
-            Some(queue) => queue.flush(deadline),
+            Some(queue) => queue.flush(deadline, keepalive),
             None => self.settle_in_flight(),
         })
     }
@@ -79,7 +81,7 @@ impl Tracker {
             state.closed = true;
         }
         match queue {
-            Some(queue) => queue.flush(DEFAULT_FLUSH_DEADLINE_MS),
+            Some(queue) => queue.flush(DEFAULT_FLUSH_DEADLINE_MS, false),
             None => self.settle_in_flight(),
         }
     }
@@ -113,6 +115,20 @@ impl Tracker {
             None => Promise::resolve(&JsValue::from(0)),
         })
     }
+}
+
+fn read_keepalive(options: &JsValue) -> Result<bool, TrackError> {
+    if options.is_undefined() || options.is_null() {
+        return Ok(false);
+    }
+    let value = Reflect::get(options, &JsValue::from_str("keepalive")).unwrap_or(JsValue::UNDEFINED);
+    if value.is_undefined() {
+        return Ok(false);
+    }
+    value.as_bool().ok_or_else(|| TrackError::InvalidOption {
+        option: "keepalive".to_owned(),
+        reason: format!("must be a boolean, got {}", type_of(&value)),
+    })
 }
 
 fn read_deadline(options: &JsValue) -> Result<u64, TrackError> {

@@ -157,6 +157,8 @@ struct InFlight {
 #[derive(Debug)]
 struct Flush {
     deadline_ms: u64,
+    /// The largest body this flush may send (smaller than the config's for a page that is going away).
+    max_batch_bytes: usize,
     sent: usize,
     dead_lettered: usize,
 }

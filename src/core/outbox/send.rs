@@ -13,8 +13,16 @@ impl Outbox {
     /// retry later) and the batch size (413s halve it for one flush only). A flush already running is
     /// restarted with the new deadline. Then drain [`Outbox::poll_send`].
     pub fn begin_flush(&mut self, now_ms: u64, deadline_ms: u64) {
+        self.begin_flush_within(now_ms, deadline_ms, self.config.max_batch_bytes);
+    }
+
+    /// [`Outbox::begin_flush`] with request bodies of at most `max_batch_bytes` for this flush (a record
+    /// larger than that still goes alone): for a page that is going away, whose `keepalive` requests share a
+    /// 64 KiB budget.
+    pub fn begin_flush_within(&mut self, now_ms: u64, deadline_ms: u64, max_batch_bytes: usize) {
         self.expire_lease(now_ms);
-        self.flush = Some(Flush { deadline_ms, sent: 0, dead_lettered: 0 });
+        let max_batch_bytes = max_batch_bytes.min(self.config.max_batch_bytes);
+        self.flush = Some(Flush { deadline_ms, max_batch_bytes, sent: 0, dead_lettered: 0 });
         self.batch_limit = self.config.max_batch_size.max(1);
         for (_, row) in self.live.iter_mut() {
             row.flags &= !flag::FAILED;
@@ -67,7 +75,7 @@ impl Outbox {
     /// Picks the due rows, oldest first, builds the body and puts them in flight under a lease.
     fn start_batch(&mut self, now_ms: u64) -> Option<SendOutput> {
         let limit = self.batch_limit.max(1);
-        let max_bytes = self.config.max_batch_bytes;
+        let max_bytes = self.flush.as_ref().map_or(self.config.max_batch_bytes, |f| f.max_batch_bytes);
         let mut positions = Vec::new();
         let mut body_len = BODY_OPEN.len() + BODY_CLOSE.len();
         for (pos, row) in self.live.iter() {

@@ -34,15 +34,41 @@ async fn drain_locked(queue: Rc<Queue>, deadline: u64) -> JsValue {
     if let Ok(mut outbox) = queue.outbox.try_borrow_mut() {
         outbox.begin_flush(now_ms() as u64, deadline);
     }
-    let report = loop {
+    let report = send_loop(&queue, deadline, queue.endpoint.clone()).await;
+    queue.settle_store().await;
+    flush_report(report.as_ref(), &queue.durability())
+}
+
+/// The most a page going away may send in one `keepalive` request (browsers share 64 KiB among them).
+pub const KEEPALIVE_BODY_BYTES: usize = 60 * 1024;
+
+/// `flush({ keepalive: true })`, for `pagehide`: sends what the tracker holds in memory at once, in
+/// `keepalive` requests the browser completes after the page is gone. It waits for nothing first (no lock, no
+/// store read, no pending store write): anything awaited there would not run once the page unloads. Records
+/// it cannot send stay queued and in the store for the next page (at least once: a reply lost with the page
+/// may make the next page send a record again; the service keeps one).
+pub async fn drain_now(queue: Rc<Queue>, deadline_ms: u64) -> Result<JsValue, JsValue> {
+    let deadline = now_ms() as u64 + deadline_ms;
+    if let Ok(mut outbox) = queue.outbox.try_borrow_mut() {
+        outbox.begin_flush_within(now_ms() as u64, deadline, KEEPALIVE_BODY_BYTES);
+    }
+    let mut endpoint = queue.endpoint.clone();
+    endpoint.keepalive = true;
+    let report = send_loop(&queue, deadline, endpoint).await;
+    Ok(flush_report(report.as_ref(), &queue.durability()))
+}
+
+/// Sends batches until the outbox says the flush is done; `None` if it could not be asked.
+async fn send_loop(queue: &Rc<Queue>, deadline: u64, endpoint: crate::wasm::http::Endpoint) -> Option<crate::core::outbox::FlushReport> {
+    loop {
         let now = now_ms() as u64;
         let next = match queue.outbox.try_borrow_mut() {
             Ok(mut outbox) => outbox.poll_send(now),
-            Err(_) => break None,
+            Err(_) => return None,
         };
         match next {
             SendOutput::Send { id, body } => {
-                let mut endpoint = queue.endpoint.clone();
+                let mut endpoint = endpoint.clone();
                 endpoint.timeout_ms = endpoint.timeout_ms.min(deadline.saturating_sub(now).max(1));
                 let outcome = post_json(&endpoint, body).await;
                 let jitter = match queue.entropy.try_borrow_mut() {
@@ -55,10 +81,8 @@ async fn drain_locked(queue: Rc<Queue>, deadline: u64) -> JsValue {
                 queue.kick();
             }
             SendOutput::Wait { until_ms } => sleep(until_ms.saturating_sub(now) as f64).await,
-            SendOutput::AwaitResponse { .. } => break None,
-            SendOutput::Done(report) => break Some(report),
+            SendOutput::AwaitResponse { .. } => return None,
+            SendOutput::Done(report) => return Some(report),
         }
-    };
-    queue.settle_store().await;
-    flush_report(report.as_ref(), &queue.durability())
+    }
 }

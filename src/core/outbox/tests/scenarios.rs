@@ -420,3 +420,19 @@ fn records_tracked_during_a_flush_go_in_it() {
     let SendOutput::Send { body, .. } = ob.poll_send(T0 + 5) else { panic!("the new record goes too") };
     assert_eq!(ids_in(&body), strings(&["new"]));
 }
+
+#[test]
+fn a_flush_for_a_page_going_away_sends_small_bodies() {
+    let mut store = FakeStore::default();
+    let mut ob = outbox_with(config(), &ids("r", 10), &mut store);
+    let one = rec("r0").json.len() + "{\"tracked\":[]}".len();
+    ob.begin_flush_within(T0, T0 + 1000, 2 * one + 1);
+    let SendOutput::Send { id, body } = ob.poll_send(T0) else { panic!("a send") };
+    assert!(body.len() <= 2 * one + 1, "{} bytes", body.len());
+    assert_eq!(ids_in(&body).len(), 2);
+    // The next ordinary flush is back to the configured size.
+    let mut now = T0 + 10;
+    ob.handle_response(id, results(&ids_in(&body), "queued"), now, JITTER);
+    let run = drive_flush(&mut ob, &mut store, &mut now, 1000, script(vec![]));
+    assert_eq!((run.report.sent, run.sends().len()), (8, 1));
+}
