@@ -1,22 +1,27 @@
 // worker-example in real workerd (Miniflare, no wrangler), against the local ingest server and a fake LLM:
-// answers pass through, usage is delivered after the response (ctx.waitUntil), ingest outages and bad usage never
-// cost the user their answer. Needs the packed package in tests/js/node_modules (scripts/build-pkg, then
-// `source scripts/lib/common.sh && unpack_pkg_into tests/js`; scripts/test and scripts/demo do both).
+// answers pass through, usage is queued in the Worker's KV outbox (Miniflare's local KV) and delivered after the
+// response (ctx.waitUntil(tracker.flush())), ingest outages and bad usage never cost the user their answer.
+// The queue under outages, restarts and KV costs: workerd-queue.test.mjs. Needs the packed package in
+// tests/js/node_modules (scripts/build-pkg, then `source scripts/lib/common.sh && unpack_pkg_into tests/js`;
+// scripts/test and scripts/demo do both).
 
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 import { startIngestServer } from '../ingest/server.mjs';
 import { startFakeLlm } from './support-workerd/fake-llm.mjs';
 import { httpRequest } from './support-workerd/http-request.mjs';
+import { listAllKeys, readKvOutbox } from './support-workerd/kv-outbox.mjs';
 import { waitFor } from './support-workerd/wait.mjs';
-import { startWorker, startWorkerScript } from './support-workerd/worker.mjs';
+import { startWorker, startWorkerScript, WORKER_EXAMPLE_DIR } from './support-workerd/worker.mjs';
+import { parseWranglerToml, readWranglerToml } from './support-workerd/wrangler-toml.mjs';
 
 const API_KEY = 'aicm-test-key-workerd';
 const LLM_KEY = 'sk-fake-llm-key';
-const DEFAULT_MAX_ATTEMPTS = 3; // TrackerOptions.maxAttempts default; worker-example does not change it
+const QUEUE = 'AICM_QUEUE'; // worker-example's KV binding (wrangler.toml [[kv_namespaces]])
 const fixture = (name) => fileURLToPath(new URL(`./support-workerd/fixtures/${name}`, import.meta.url));
 
 function chatRequest(model, text) {
@@ -61,10 +66,29 @@ describe('the package in workerd', () => {
   });
 });
 
+describe('the wrangler.toml reader', () => {
+  test("reads worker-example's wrangler.toml: main, vars, the KV outbox binding, the cron", async () => {
+    const config = await readWranglerToml(path.join(WORKER_EXAMPLE_DIR, 'wrangler.toml'));
+    assert.equal(config.main, 'src/index.js');
+    assert.equal(typeof config.vars.AICM_API_BASE, 'string');
+    assert.deepEqual(config.kv_namespaces.map((ns) => ns.binding), [QUEUE]);
+    assert.equal(config.triggers.crons.length, 1);
+  });
+
+  test('arrays of tables and string arrays parse; what it cannot read throws with the line', () => {
+    const text = '[[kv]]\nbinding = "A" # one\n[[kv]]\nbinding = "B"\n[t]\nlist = ["x", "y # not a comment",]\n';
+    assert.deepEqual(parseWranglerToml(text), { kv: [{ binding: 'A' }, { binding: 'B' }], t: { list: ['x', 'y # not a comment'] } });
+    for (const [bad, line] of [['n = 1', 1], ['[a]\nx = "1"\n[[a]]', 3], ['a = "1"\n[a]', 2], ['l = ["x" "y"]', 1], ['[a.b]', 1]]) {
+      assert.throws(() => parseWranglerToml(bad), new RegExp(`wrangler\\.toml:${line}:`), bad);
+    }
+  });
+});
+
 describe('worker-example in workerd', () => {
   let ingest;
   let llm;
   let worker;
+  let kv;
 
   before(async () => {
     ingest = await startIngestServer({ apiKey: API_KEY });
@@ -72,6 +96,7 @@ describe('worker-example in workerd', () => {
     worker = await startWorker({
       env: { AICM_API_KEY: API_KEY, AICM_API_BASE: ingest.url, LLM_BASE_URL: llm.url, LLM_API_KEY: LLM_KEY },
     });
+    kv = await worker.kv(QUEUE);
   });
 
   after(async () => {
@@ -80,10 +105,19 @@ describe('worker-example in workerd', () => {
     await ingest?.close();
   });
 
-  beforeEach(() => {
+  beforeEach(async () => {
+    // Each test waits for its own deliveries; an earlier test's leftovers must not be delivered in this one.
+    await Promise.all((await listAllKeys(kv)).map((key) => kv.delete(key)));
     ingest.reset();
     llm.setOmitUsage(false);
   });
+
+  /** Resolves once the KV outbox is empty (every record delivered and its segments deleted). */
+  const kvDrained = (what) =>
+    waitFor(async () => (await listAllKeys(kv)).length === 0, {
+      what: `an empty KV outbox after ${what}`,
+      describe: () => JSON.stringify(ingest.stats()),
+    });
 
   test('GET /health answers; wrong methods and paths are refused', async () => {
     const health = await worker.dispatchFetch('/health');
@@ -123,7 +157,8 @@ describe('worker-example in workerd', () => {
       what: `${calls.length} accepted records`,
       describe: () => JSON.stringify(ingest.stats()),
     });
-    assert.equal(records.length, calls.length);
+    await kvDrained('the chats');
+    assert.equal(ingest.accepted().length, calls.length, 'each record accepted once');
     const byId = new Map(records.map((r) => [r.response_id, r]));
     replies.forEach((reply, i) => {
       const record = byId.get(reply.json.id);
@@ -135,8 +170,10 @@ describe('worker-example in workerd', () => {
       if (!calls[i].customerKey) assert.equal('customer_key' in record, false);
       else assert.equal(record.customer_key, calls[i].customerKey);
     });
+    // Five requests at once: each flush reads the shared KV outbox, so one may also send another's record (at
+    // least once: KV has no lock; the server keeps one per response_id). At most one /track request per chat.
     const requests = ingest.requests();
-    assert.equal(requests.length, calls.length, 'one /track request per chat (immediate delivery)');
+    assert.ok(requests.length >= 1 && requests.length <= calls.length, `${requests.length} /track requests`);
     for (const request of requests) {
       assert.equal(request.headers.authorization, `Bearer ${API_KEY}`);
       assert.equal(request.status, 202);
@@ -154,9 +191,10 @@ describe('worker-example in workerd', () => {
     assert.deepEqual(ingest.accepted(), [], 'the record cannot be stored before the slow ingest answers');
     const records = await waitFor(() => ingest.accepted().length >= 1 && ingest.accepted(), { what: 'the delayed record' });
     assert.deepEqual(records.map((r) => r.response_id), [reply.json.id]);
+    await kvDrained('the slow delivery');
   });
 
-  test('an ingest outage does not reach the user: 200, maxAttempts tries, the Worker stays healthy', async () => {
+  test('an ingest outage does not reach the user: 200, the record waits in KV, the next request delivers it', async () => {
     ingest.setFaults({ always: { status: 503 } });
     const logsBefore = worker.logs().length;
     const reply = await postChat(worker, chatRequest('gpt-4o-mini', 'Is the ingest down?'), 'acme');
@@ -164,18 +202,20 @@ describe('worker-example in workerd', () => {
     const answer = llm.answers().find((a) => JSON.parse(a.bodyText).id === reply.json.id);
     assert.equal(reply.text, answer.bodyText);
 
-    const tries = () => ingest.requests().filter((r) => trackedIds(r).includes(reply.json.id));
-    await waitFor(() => tries().length >= DEFAULT_MAX_ATTEMPTS, {
-      what: `${DEFAULT_MAX_ATTEMPTS} delivery attempts`,
-      describe: () => JSON.stringify(ingest.stats()),
-    });
     const logged = await waitFor(
-      () => worker.logs().slice(logsBefore).find((l) => l.message.includes(`usage ${reply.json.id} not delivered`)),
-      { what: 'the Worker to log the failed delivery', describe: () => JSON.stringify(worker.logs().slice(logsBefore)) },
+      () => worker.logs().slice(logsBefore).find((l) => l.message.includes(`aicm flush (usage ${reply.json.id})`)),
+      { what: 'the Worker to log what is left after its flush', describe: () => JSON.stringify(worker.logs().slice(logsBefore)) },
     );
-    assert.match(logged.message, new RegExp(`after ${DEFAULT_MAX_ATTEMPTS} attempt\\(s\\): \\S+ \\(HTTP 503\\)`));
-    assert.deepEqual(tries().map((r) => r.status), Array(DEFAULT_MAX_ATTEMPTS).fill(503));
+    assert.equal(logged.message, `aicm flush (usage ${reply.json.id}): 0 sent, 1 to retry later, 0 dead-lettered, 1 waiting in KV`);
+    // One attempt per request (the Worker's retry delay is far past its flush deadline: a retry inside the same
+    // flush has a chance of 10 s in an hour), and KV keeps the attempt count.
+    const tries = ingest.requests().filter((r) => trackedIds(r).includes(reply.json.id));
+    assert.ok(tries.length >= 1 && tries.every((r) => r.status === 503), JSON.stringify(ingest.stats()));
     assert.deepEqual(ingest.accepted(), []);
+    const waiting = await readKvOutbox(kv);
+    assert.deepEqual(waiting.queued.map((q) => [q.responseId, q.attempts]), [[reply.json.id, tries.length]]);
+    assert.equal(waiting.queued[0].record.customer_key, 'acme');
+    assert.deepEqual(waiting.dead, []);
 
     ingest.setFaults(null);
     const health = await worker.dispatchFetch('/health');
@@ -183,9 +223,11 @@ describe('worker-example in workerd', () => {
     await health.arrayBuffer();
     const next = await postChat(worker, chatRequest('gpt-4o-mini', 'And now?'), 'acme');
     assert.equal(next.status, 200);
-    const records = await waitFor(() => ingest.accepted().length >= 1 && ingest.accepted(), { what: 'the next record' });
-    assert.deepEqual(records.map((r) => r.response_id), [next.json.id]);
-    assert.equal(tries().length, DEFAULT_MAX_ATTEMPTS, 'no attempt for the failed record after the outage (no queue in 0.1)');
+    await waitFor(() => ingest.accepted().length >= 2, { what: 'both records', describe: () => JSON.stringify(ingest.stats()) });
+    await kvDrained('the recovery');
+    assert.deepEqual(ingest.accepted().map((r) => r.response_id).sort(), [reply.json.id, next.json.id].sort());
+    const delivering = ingest.requests().filter((r) => r.status === 202);
+    assert.deepEqual(delivering.map(trackedIds), [[reply.json.id, next.json.id]], 'the next flush sent both, oldest first');
   });
 
   test('an answer without usage: the Worker catches E_INVALID_USAGE, still answers, sends nothing', async () => {
@@ -204,6 +246,7 @@ describe('worker-example in workerd', () => {
     llm.setOmitUsage(false);
     const next = await postChat(worker, chatRequest('gpt-4o', 'With usage this time.'), 'globex');
     await waitFor(() => ingest.accepted().length >= 1, { what: 'the next record' });
+    await kvDrained('the record with usage');
     assert.deepEqual(ingest.requests().flatMap(trackedIds), [next.json.id]);
   });
 
@@ -218,8 +261,31 @@ describe('worker-example in workerd', () => {
       });
       assert.equal(logged.level, 'error');
       assert.deepEqual(ingest.requests(), []);
+      assert.deepEqual(await listAllKeys(await keyless.kv(QUEUE)), []);
     } finally {
       await keyless.dispose();
+    }
+  });
+
+  test('without the AICM_QUEUE KV binding the Worker still answers and says what to bind', async () => {
+    const config = await readWranglerToml(path.join(WORKER_EXAMPLE_DIR, 'wrangler.toml'));
+    const unbound = await startWorkerScript({
+      entry: path.join(WORKER_EXAMPLE_DIR, config.main),
+      compatibilityDate: config.compatibility_date,
+      bindings: { AICM_API_KEY: API_KEY, AICM_API_BASE: ingest.url, LLM_BASE_URL: llm.url },
+    });
+    try {
+      const reply = await postChat(unbound, chatRequest('gpt-4o-mini', 'Where does it go?'), 'acme');
+      assert.equal(reply.status, 200);
+      const logged = await waitFor(() => unbound.logs().find((l) => l.message.includes(QUEUE)), {
+        what: 'the missing-binding log line',
+        describe: () => JSON.stringify(unbound.logs()),
+      });
+      assert.equal(logged.level, 'error');
+      assert.match(logged.message, /bind a KV namespace as AICM_QUEUE/);
+      assert.deepEqual(ingest.requests(), []);
+    } finally {
+      await unbound.dispose();
     }
   });
 });

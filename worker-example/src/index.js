@@ -1,16 +1,38 @@
 // A Cloudflare Worker that forwards chat requests to an OpenAI-compatible LLM and reports each answer's token
-// usage to AICostManager with aicostmanager-edge.
+// usage to AICostManager with aicostmanager-edge, through an outbox in Workers KV that loses nothing when
+// AICostManager is unreachable.
 //
 //   POST /chat     body: an OpenAI chat.completions request ({ model, messages, ... }); header x-customer-key
 //                  (optional) names the customer to bill. Answers with the LLM's response, unchanged.
 //   GET  /health   { ok: true }
+//   cron           (scheduled) delivers what waits in KV, for quiet hours with no chats to do it
 //
-// Env: AICM_API_KEY (secret), AICM_API_BASE, LLM_BASE_URL (vars in wrangler.toml), LLM_API_KEY (secret, optional).
+// Env: AICM_API_KEY (secret), AICM_API_BASE, LLM_BASE_URL (vars in wrangler.toml), LLM_API_KEY (secret, optional),
+// AICM_QUEUE (a KV namespace binding: the outbox).
 //
 // Workers rules this file follows: nothing happens at module scope (no timers, randomness or I/O outside a
 // request), a Tracker is created per request (no state shared across requests), and usage is delivered under
 // ctx.waitUntil, so the user gets the answer without waiting for AICostManager.
-import { Tracker } from 'aicostmanager-edge';
+import { Tracker, kvStore } from 'aicostmanager-edge';
+
+/**
+ * Queue options for a Worker. Each request's flush reads the whole KV outbox, so in a Worker retries come with
+ * traffic (and the cron): every later request tries again what is waiting. Hence:
+ * - no retry inside one request: a retry delay far past the flush deadline makes a failed batch end the flush at
+ *   once (reported as `retryLater`), instead of sleeping inside waitUntil. With the defaults (5 attempts, backoff
+ *   from 0.5 s) a record's attempts would all be spent within seconds of one request during an outage;
+ * - as many attempts as the library allows (10): every request during an outage costs each waiting record one.
+ *   What still runs out of attempts is not lost: it waits in KV as a dead letter and is put back in the queue
+ *   once AICostManager accepts records again (see redeliverOutageDeadLetters).
+ */
+const QUEUE_OPTIONS = {
+  deliveryType: 'persistent_queue',
+  maxAttempts: 10,
+  retryBaseDelayMs: 3_600_000,
+  retryMaxDelayMs: 3_600_000,
+};
+/** How long one flush may take; Workers cut waitUntil work 30 s after the response. */
+const FLUSH_DEADLINE_MS = 10_000;
 
 const CUSTOMER_HEADER = 'x-customer-key';
 
@@ -24,6 +46,12 @@ export default {
       return request.method === 'POST' ? chat(request, env, ctx) : methodNotAllowed('POST');
     }
     return Response.json({ error: 'not found' }, { status: 404 });
+  },
+
+  /** Cron trigger ([triggers] in wrangler.toml): delivers what earlier requests left in KV, even without traffic. */
+  async scheduled(controller, env, ctx) {
+    const tracker = newTracker(env, {});
+    if (tracker) ctx.waitUntil(deliver(tracker, 'cron'));
   },
 };
 
@@ -77,41 +105,95 @@ async function chat(request, env, ctx) {
 }
 
 /**
- * Starts delivering one usage record after the response (ctx.waitUntil). Never throws: tracking must not cost the
- * user their answer. Invalid input makes the library throw synchronously an AicmError with a stable `code`
- * (nothing is sent); a delivery that fails after the retries resolves with status "failed" instead of throwing.
+ * Queues one usage record in the KV outbox and schedules delivery after the response (ctx.waitUntil). Never
+ * throws: tracking must not cost the user their answer. Invalid input makes the library throw synchronously an
+ * AicmError with a stable `code` (nothing is queued); records that cannot be delivered now (AICostManager down)
+ * stay in KV and go out with a later request's flush.
  */
 function trackUsage(env, ctx, { serviceKey, usage, responseId, customerKey, route }) {
+  const tracker = newTracker(env, { customerKey, context: { route } });
+  if (!tracker) return;
   try {
-    const tracker = new Tracker({
+    tracker.track(serviceKey, usage, { responseId }); // sync: the KV write starts now, nothing waits for the network
+  } catch (err) {
+    explainTrackingError(err); // and still flush below: earlier requests may have left records in KV
+  }
+  ctx.waitUntil(deliver(tracker, `usage ${responseId}`));
+}
+
+/** A queue tracker over the KV outbox, or null (logged) when the Worker is not configured for tracking. */
+function newTracker(env, { customerKey = null, context = null }) {
+  try {
+    return new Tracker({
+      ...QUEUE_OPTIONS,
       apiKey: env.AICM_API_KEY,
       apiBase: env.AICM_API_BASE,
+      store: kvStore(env.AICM_QUEUE),
       customerKey,
-      context: { route },
+      context,
     });
-    const delivery = tracker.track(serviceKey, usage, { responseId }).then(
-      (outcome) => {
-        if (outcome.status === 'failed' || outcome.status === 'error') {
-          const why = outcome.error ? `${outcome.error.code} (HTTP ${outcome.error.httpStatus ?? '-'})` : outcome.errors.join('; ');
-          console.warn(`usage ${outcome.responseId} not delivered after ${outcome.attempts} attempt(s): ${why}`);
-        }
-      },
-      (err) => console.error(`usage ${responseId} delivery crashed: ${err}`),
-    );
-    ctx.waitUntil(delivery);
   } catch (err) {
-    if (err?.name !== 'AicmError') throw err;
-    switch (err.code) {
-      case 'E_MISSING_API_KEY':
-        console.error('usage not tracked: set the AICM_API_KEY secret (wrangler secret put AICM_API_KEY)');
-        break;
-      case 'E_INVALID_USAGE':
-      case 'E_NON_FINITE_NUMBER':
-        console.warn(`usage not tracked: the LLM answer has no usable usage (${err.code}: ${err.message})`);
-        break;
-      default:
-        console.warn(`usage not tracked: ${err.code}: ${err.message}`);
+    explainTrackingError(err);
+    return null;
+  }
+}
+
+/**
+ * Delivers what waits in the KV outbox (this request's record and whatever earlier requests left), then logs what
+ * could not go out yet. Resolves, never rejects.
+ */
+async function deliver(tracker, what) {
+  try {
+    let report = await tracker.flush({ deadlineMs: FLUSH_DEADLINE_MS });
+    if (report.sent > 0 && (await redeliverOutageDeadLetters(tracker)) > 0) {
+      const again = await tracker.flush({ deadlineMs: FLUSH_DEADLINE_MS });
+      report = { ...again, sent: report.sent + again.sent, deadLettered: report.deadLettered + again.deadLettered };
     }
+    if (report.retryLater || report.deadLettered || report.remaining) {
+      console.warn(
+        `aicm flush (${what}): ${report.sent} sent, ${report.retryLater} to retry later, ` +
+          `${report.deadLettered} dead-lettered, ${report.remaining} waiting in KV`,
+      );
+    }
+  } catch (err) {
+    console.error(`aicm flush (${what}) crashed: ${err}`);
+  }
+}
+
+/**
+ * AICostManager accepts records again: puts back in the queue the dead letters that ran out of attempts while it
+ * was unreachable (network errors, timeouts, 408, 429, 5xx), so an outage longer than `maxAttempts` requests
+ * loses nothing. Records the service refused (4xx, per-record errors) stay dead letters: sending them again
+ * would fail again. Resolves to how many were requeued.
+ */
+async function redeliverOutageDeadLetters(tracker) {
+  const outage = (status) => status === null || status === 408 || status === 429 || status >= 500;
+  const ids = (await tracker.deadLetters()).filter((d) => outage(d.status)).map((d) => d.responseId);
+  return ids.length > 0 ? tracker.requeueDeadLetters(ids) : 0;
+}
+
+/** Logs why a record was not queued (the library's errors carry a stable `code`). */
+function explainTrackingError(err) {
+  if (err instanceof TypeError && /kvStore/.test(err.message)) {
+    console.error('usage not tracked: bind a KV namespace as AICM_QUEUE ([[kv_namespaces]] in wrangler.toml)');
+    return;
+  }
+  switch (err?.name === 'AicmError' ? err.code : undefined) {
+    case 'E_MISSING_API_KEY':
+      console.error('usage not tracked: set the AICM_API_KEY secret (wrangler secret put AICM_API_KEY)');
+      break;
+    case 'E_INVALID_USAGE':
+    case 'E_NON_FINITE_NUMBER':
+      console.warn(`usage not tracked: the LLM answer has no usable usage (${err.code}: ${err.message})`);
+      break;
+    case 'E_QUEUE_FULL':
+      console.error(`usage not tracked: the KV outbox is full (${err.message})`);
+      break;
+    case undefined:
+      console.error(`usage not tracked: unexpected error: ${err?.stack ?? err}`);
+      break;
+    default:
+      console.warn(`usage not tracked: ${err.code}: ${err.message}`);
   }
 }
 

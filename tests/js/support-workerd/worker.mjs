@@ -22,13 +22,19 @@ const MODULES_RULES = [
 /**
  * Bundles `entry` and starts it in workerd. Resolves once workerd serves requests; rejects when bundling or
  * startup fails (e.g. workerd refuses the module because it uses timers or randomness at module scope), with
- * what workerd logged in the message. The handle:
+ * what workerd logged in the message. `kvNamespaces` are binding names of Workers KV namespaces (Miniflare's local
+ * KV); `kvPersist` is a directory where they are kept across Miniflare instances (default: in memory, gone with
+ * `dispose()`). The handle:
  *   url                        'http://127.0.0.1:PORT', where workerd listens (for real HTTP clients)
  *   dispatchFetch(path, init)  a request to the Worker (path relative to http://localhost), resolves to a Response
+ *   kv(binding)                the KV namespace bound as `binding`, usable from Node (get/put/delete/list)
+ *   scheduled(cron)            runs the Worker's scheduled() handler as a Cron Trigger would; resolves to
+ *                              { outcome, noRetry } once the handler returned (its waitUntil work may still run)
  *   logs()                     what the Worker logged so far: [{ level, message }] (console.* and runtime errors)
- *   dispose()                  stops workerd and deletes the bundle; safe to call twice
+ *   dispose()                  stops workerd (cutting any ctx.waitUntil work short) and deletes the bundle; safe to
+ *                              call twice; the kvPersist directory is left alone
  */
-export async function startWorkerScript({ entry, compatibilityDate, bindings = {} }) {
+export async function startWorkerScript({ entry, compatibilityDate, bindings = {}, kvNamespaces = [], kvPersist = false }) {
   const outdir = await mkdtemp(path.join(os.tmpdir(), 'aicm-workerd-'));
   const logs = [];
   let mf = null;
@@ -48,6 +54,8 @@ export async function startWorkerScript({ entry, compatibilityDate, bindings = {
       modulesRules: MODULES_RULES,
       compatibilityDate,
       bindings,
+      kvNamespaces,
+      kvPersist,
       cf: false, // else Miniflare fetches a Request.cf sample from the internet
       handleStructuredLogs: ({ level, message }) => {
         logs.push({ level, message });
@@ -65,6 +73,8 @@ export async function startWorkerScript({ entry, compatibilityDate, bindings = {
   return {
     url: url.href.replace(/\/$/, ''),
     dispatchFetch: (pathname, init) => started.dispatchFetch(new URL(pathname, 'http://localhost').href, init),
+    kv: (binding) => started.getKVNamespace(binding),
+    scheduled: async (cron) => (await started.getWorker()).scheduled({ cron, scheduledTime: new Date() }),
     logs: () => logs.map((entry) => ({ ...entry })),
     dispose,
   };
@@ -72,14 +82,22 @@ export async function startWorkerScript({ entry, compatibilityDate, bindings = {
 
 /**
  * Starts worker-example as wrangler would: `main` and `compatibility_date` from its wrangler.toml, its `[vars]`,
- * overridden and completed by `env` (secrets such as AICM_API_KEY, local URLs). Same handle as startWorkerScript.
+ * overridden and completed by `env` (secrets such as AICM_API_KEY, local URLs), and its `[[kv_namespaces]]` as
+ * local KV (kept in `kvPersist` when given). `entry` replaces `main` (a test wrapper around the Worker).
+ * Same handle as startWorkerScript.
  */
-export async function startWorker({ env = {}, exampleDir = WORKER_EXAMPLE_DIR } = {}) {
+export async function startWorker({ env = {}, exampleDir = WORKER_EXAMPLE_DIR, kvPersist = false, entry } = {}) {
   const config = await readWranglerToml(path.join(exampleDir, 'wrangler.toml'));
   if (!config.main || !config.compatibility_date) throw new Error(`${exampleDir}wrangler.toml needs main and compatibility_date`);
+  const kvNamespaces = (config.kv_namespaces ?? []).map((ns) => {
+    if (!ns.binding) throw new Error(`${exampleDir}wrangler.toml: a [[kv_namespaces]] entry has no binding`);
+    return ns.binding;
+  });
   return startWorkerScript({
-    entry: path.join(exampleDir, config.main),
+    entry: entry ?? path.join(exampleDir, config.main),
     compatibilityDate: config.compatibility_date,
     bindings: { ...config.vars, ...env },
+    kvNamespaces,
+    kvPersist,
   });
 }
