@@ -92,11 +92,11 @@ export interface TrackerOptions<D extends DeliveryType = "immediate"> {
   anonymizer?: Anonymizer | null;
   /** Timeout of one HTTP attempt in milliseconds. Default 10000. */
   timeoutMs?: number;
-  /** HTTP attempts per record, 1..=10. Default 3 (immediate) or 5 (persistent queue, spread over flushes). */
+  /** HTTP attempts per record, 1..=10. Default 3 (immediate) or 8 (persistent queue, spread over flushes). */
   maxAttempts?: number;
-  /** Base of the exponential backoff: full jitter over min(retryMaxDelayMs, base * 2^(n-1)). Default 500. */
+  /** Base of the exponential backoff: full jitter over min(retryMaxDelayMs, base * 2^(n-1)). Default 500 (immediate) or 2000 (persistent queue). */
   retryBaseDelayMs?: number;
-  /** Upper bound of one backoff delay. Default 30000. */
+  /** Upper bound of one backoff delay. Default 30000 (immediate) or 300000 (persistent queue). */
   retryMaxDelayMs?: number;
   /** A longer `Retry-After` from the server is capped to this. Default 60000. */
   maxRetryAfterMs?: number;

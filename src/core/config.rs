@@ -6,6 +6,7 @@
 
 use crate::core::json::quoted;
 use crate::core::error::TrackError;
+use crate::core::retry::RetryPolicy;
 use crate::core::decimal::display_f64;
 
 /// The service's public address (`AICM_API_BASE` upstream).
@@ -40,8 +41,9 @@ pub struct TrackerConfig {
     pub timeout_ms: u64,
     /// Set by the user; `None` = the delivery type's default (see [`TrackerConfig::max_attempts`]).
     pub max_attempts_option: Option<u32>,
-    pub retry_base_delay_ms: u64,
-    pub retry_max_delay_ms: u64,
+    /// Set by the user; `None` = the delivery type's default (see [`TrackerConfig::retry_policy`]).
+    pub retry_base_delay_option: Option<u64>,
+    pub retry_max_delay_option: Option<u64>,
     pub max_retry_after_ms: u64,
     pub max_batch_size: usize,
     pub max_batch_bytes: usize,
@@ -64,8 +66,8 @@ impl Default for TrackerConfig {
             api_url: DEFAULT_API_URL.to_owned(),
             timeout_ms: 10_000,
             max_attempts_option: None,
-            retry_base_delay_ms: 500,
-            retry_max_delay_ms: 30_000,
+            retry_base_delay_option: None,
+            retry_max_delay_option: None,
             max_retry_after_ms: 60_000,
             max_batch_size: 1000,
             max_batch_bytes: 4 * 1024 * 1024,
@@ -113,8 +115,8 @@ impl TrackerConfig {
         match option {
             "timeoutMs" => self.timeout_ms = n,
             "maxAttempts" => self.max_attempts_option = Some(n as u32),
-            "retryBaseDelayMs" => self.retry_base_delay_ms = n,
-            "retryMaxDelayMs" => self.retry_max_delay_ms = n,
+            "retryBaseDelayMs" => self.retry_base_delay_option = Some(n),
+            "retryMaxDelayMs" => self.retry_max_delay_option = Some(n),
             "maxRetryAfterMs" => self.max_retry_after_ms = n,
             "maxBatchSize" => self.max_batch_size = n as usize,
             "maxBatchBytes" => self.max_batch_bytes = n as usize,
@@ -167,13 +169,22 @@ impl TrackerConfig {
         Ok(())
     }
 
-    /// HTTP attempts per record: the user's `maxAttempts`, else 3 for immediate delivery (upstream's hard-coded
-    /// 3) and 5 for the queue (upstream's `max_retries`), whose retries span several flushes.
-    pub fn max_attempts(&self) -> u32 {
-        self.max_attempts_option.unwrap_or(match self.delivery {
-            DeliveryType::Immediate => 3,
-            DeliveryType::PersistentQueue => 5,
-        })
+    /// Attempts and delays: the user's options, else the delivery type's defaults.
+    ///
+    /// - immediate: 3 attempts (upstream's hard-coded 3), backoff from 0.5 s up to 30 s: the caller waits.
+    /// - persistent queue: 8 attempts, backoff from 2 s (upstream's queue waits 2, 4, 8, 16 s) up to 5 min, so
+    ///   retries spread over many flushes and an outage of several minutes dead-letters nothing.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        let (attempts, base, max) = match self.delivery {
+            DeliveryType::Immediate => (3, 500, 30_000),
+            DeliveryType::PersistentQueue => (8, 2_000, 300_000),
+        };
+        RetryPolicy {
+            max_attempts: self.max_attempts_option.unwrap_or(attempts),
+            base_delay_ms: self.retry_base_delay_option.unwrap_or(base),
+            max_delay_ms: self.retry_max_delay_option.unwrap_or(max),
+            max_retry_after_ms: self.max_retry_after_ms,
+        }
     }
 
     /// Final checks across options: a key unless `proxy`, and a relative `apiBase` only with `proxy`.
@@ -247,12 +258,14 @@ mod tests {
         assert!(c.set_api_base("ftp://x").is_err());
         assert!(c.set_api_url("api").is_err());
         assert!(c.set_delivery_type("immediate").is_ok());
-        assert_eq!(c.max_attempts(), 3);
+        let p = c.retry_policy();
+        assert_eq!((p.max_attempts, p.base_delay_ms, p.max_delay_ms), (3, 500, 30_000));
         assert!(c.set_delivery_type("PERSISTENT_QUEUE").is_ok());
-        assert_eq!((c.delivery, c.max_attempts()), (DeliveryType::PersistentQueue, 5));
+        let p = c.retry_policy();
+        assert_eq!((c.delivery, p.max_attempts, p.base_delay_ms, p.max_delay_ms), (DeliveryType::PersistentQueue, 8, 2_000, 300_000));
         assert_eq!(c.set_delivery_type("sqlite").map_err(|e| e.code()), Err("E_UNSUPPORTED_DELIVERY_TYPE"));
-        assert!(c.set_number("maxAttempts", 2.0).is_ok());
-        assert_eq!(c.max_attempts(), 2);
+        assert!(c.set_number("maxAttempts", 2.0).is_ok() && c.set_number("retryBaseDelayMs", 7.0).is_ok());
+        assert_eq!((c.retry_policy().max_attempts, c.retry_policy().base_delay_ms), (2, 7));
         let mut relative = with_key();
         assert!(relative.set_api_base("/x").is_ok());
         assert!(relative.finish().is_err());

@@ -13,7 +13,6 @@ use crate::core::outbox::OutboxConfig;
 use crate::core::error::TrackError;
 use crate::core::immediate::ImmediateConfig;
 use crate::core::record::{build_record, BuildContext, RecordDefaults, RecordInput};
-use crate::core::retry::RetryPolicy;
 use crate::wasm::anonymizer::JsAnonymizer;
 use crate::wasm::deliver::deliver;
 use crate::wasm::errors::track_error;
@@ -261,7 +260,7 @@ fn enqueue_all(queue: &Rc<Queue>, records: Vec<EncodedRecord>) -> Result<JsValue
 fn outbox_config(config: &TrackerConfig) -> OutboxConfig {
     let api_key = config.api_key.as_deref().unwrap_or("");
     OutboxConfig {
-        policy: retry_policy(config),
+        policy: config.retry_policy(),
         max_batch_size: config.max_batch_size,
         max_batch_bytes: config.max_batch_bytes,
         max_queue_size: config.max_queue_size,
@@ -275,14 +274,6 @@ fn outbox_config(config: &TrackerConfig) -> OutboxConfig {
 /// How long past its timeout a batch may stay unanswered before its records are due again.
 const LEASE_MARGIN_MS: u64 = 5_000;
 
-fn retry_policy(config: &TrackerConfig) -> RetryPolicy {
-    RetryPolicy {
-        max_attempts: config.max_attempts(),
-        base_delay_ms: config.retry_base_delay_ms,
-        max_delay_ms: config.retry_max_delay_ms,
-        max_retry_after_ms: config.max_retry_after_ms,
-    }
-}
 
 fn endpoint_of(config: &TrackerConfig, fetch: Option<Function>) -> Endpoint {
     Endpoint {
@@ -296,7 +287,7 @@ fn endpoint_of(config: &TrackerConfig, fetch: Option<Function>) -> Endpoint {
 
 fn immediate_config(config: &TrackerConfig) -> ImmediateConfig {
     ImmediateConfig {
-        policy: retry_policy(config),
+        policy: config.retry_policy(),
         max_batch_size: config.max_batch_size,
         max_batch_bytes: config.max_batch_bytes,
         timeout_ms: config.timeout_ms,
