@@ -9,8 +9,7 @@ impl Outbox {
     /// The store's entries under the namespace (`store.list(namespace)`): call it at start and at the start
     /// of each drain, ideally with no store operation outstanding.
     ///
-    /// - Unknown `q/` entries are adopted, due now (or at the retry time a failure stored), in `created`
-    ///   order among the others; unknown `d/`
+    /// - Unknown `q/` entries are adopted, due now, in `created` order among the others; unknown `d/`
     ///   entries join the dead letters. Bounds do not apply (they exist already).
     /// - An id that is a dead letter (here or in the listing) is not queued: a `q/` key left beside its
     ///   `d/` key (a run that stopped between the two writes) is deleted.
@@ -79,8 +78,7 @@ impl Outbox {
                 self.schedule_delete(stored::key(&ns, KeyKind::Queued, row.rec.id()));
                 continue;
             }
-            // Due now, unless an earlier failure set a later time (the backoff carries over).
-            row.due_ms = row.due_ms.max(now_ms);
+            row.due_ms = now_ms;
             row.flags |= flag::SEEN;
             let len = row.rec.json_len();
             if self.live.push(row).is_ok() {

@@ -63,12 +63,6 @@ pub(super) fn write_queued(row: &Live) -> String {
     push_u64(&mut out, row.created_ms);
     out.push_str(",\"attempts\":");
     push_u64(&mut out, u64::from(row.attempts));
-    if row.attempts > 0 {
-        // After a failure: when it may be tried again, so that a tracker in another isolate or page that
-        // picks it up keeps the backoff instead of trying at once.
-        out.push_str(",\"due\":");
-        push_u64(&mut out, row.due_ms);
-    }
     out.push_str(",\"record\":");
     out.push_str(json);
     out.push('}');
@@ -145,14 +139,10 @@ fn whole_number(value: &Value, field: &str) -> Result<u64, String> {
 pub(super) fn read_queued(id: &str, value: &str) -> Result<Live, String> {
     let parsed = json::parse(value).map_err(|e| e.to_string())?;
     let common = read_common(id, &parsed)?;
-    let due_ms = match parsed.get("due") {
-        None => 0,
-        Some(_) => whole_number(&parsed, "due")?,
-    };
     Ok(Live {
         rec: common.rec,
         created_ms: common.created_ms,
-        due_ms,
+        due_ms: 0,
         batch: 0,
         attempts: u16::try_from(common.attempts).unwrap_or(u16::MAX),
         flags: super::entry::flag::WRITTEN | super::entry::flag::CONFIRMED,
@@ -220,21 +210,12 @@ mod tests {
     #[test]
     fn queued_value_round_trips_the_record_bytes() {
         let json = sdk_record("r-1");
-        let row = Live {
-            rec: RecordText::new(json.clone(), "r-1").unwrap(),
-            created_ms: 1_700_000_000_123,
-            attempts: 3,
-            due_ms: 1_700_000_060_000,
-            ..Live::default()
-        };
+        let row = Live { rec: RecordText::new(json.clone(), "r-1").unwrap(), created_ms: 1_700_000_000_123, attempts: 3, ..Live::default() };
         let value = write_queued(&row);
-        assert_eq!(value, format!(r#"{{"v":1,"created":1700000000123,"attempts":3,"due":1700000060000,"record":{json}}}"#));
+        assert_eq!(value, format!(r#"{{"v":1,"created":1700000000123,"attempts":3,"record":{json}}}"#));
         let back = read_queued("r-1", &value).unwrap();
         assert_eq!(back.rec.json(), json, "the record comes back byte for byte");
-        assert_eq!((back.rec.id(), back.created_ms, back.attempts, back.due_ms), ("r-1", 1_700_000_000_123, 3, 1_700_000_060_000));
-        // A record never tried has no retry time.
-        let fresh = write_queued(&Live { attempts: 0, ..row });
-        assert!(!fresh.contains("\"due\""), "{fresh}");
+        assert_eq!((back.rec.id(), back.created_ms, back.attempts), ("r-1", 1_700_000_000_123, 3));
     }
 
     #[test]

@@ -333,23 +333,3 @@ fn a_record_put_again_after_its_delete_is_not_forgotten_by_the_next_listing() {
     assert_eq!(run.report.sent, 1, "the requeued record was sent");
     assert!(store.ids("q").is_empty() && store.ids("d").is_empty());
 }
-
-#[test]
-fn a_new_outbox_keeps_the_backoff_a_failure_stored() {
-    let mut store = FakeStore::default();
-    let mut first = outbox_with(config(), &ids("r", 1), &mut store);
-    let mut now = T0;
-    let run = drive_flush(&mut first, &mut store, &mut now, 1000, script(vec![http_retry_after(503, "60")]));
-    assert_eq!((run.report.sent, run.report.retry_later), (0, 1));
-    // Another isolate picks the record up ten seconds later: not due yet, so nothing is sent.
-    let mut second = Outbox::new(config());
-    now += 10_000;
-    second.handle_listed(store.listing(), now, false);
-    let run = drive_flush(&mut second, &mut store, &mut now, 1000, script(vec![]));
-    assert_eq!((run.report.sent, run.report.remaining), (0, 1));
-    assert!(run.sends().is_empty());
-    // Once the minute has passed it goes out.
-    now += 60_000;
-    let run = drive_flush(&mut second, &mut store, &mut now, 1000, script(vec![]));
-    assert_eq!(run.report.sent, 1);
-}
