@@ -87,13 +87,35 @@ pub fn unique_id(name: &str) -> String {
 
 pub mod cases;
 
+thread_local! {
+    /// The case running now (wasm-bindgen-test may run async tests concurrently; the cases share the ingest
+    /// server's fault queue, so they take turns).
+    static TURN: std::cell::RefCell<Option<Promise>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `case` after every case started before it has finished.
+pub async fn one_at_a_time(case: impl std::future::Future<Output = ()> + 'static) {
+    let previous = TURN.with(|t| t.borrow_mut().take());
+    let (done, finish) = {
+        let mut resolve_slot = None;
+        let promise = Promise::new(&mut |resolve, _| resolve_slot = Some(resolve));
+        (promise, resolve_slot.expect("Promise::new runs its executor at once"))
+    };
+    TURN.with(|t| *t.borrow_mut() = Some(done));
+    if let Some(previous) = previous {
+        let _ = JsFuture::from(previous).await;
+    }
+    case.await;
+    let _ = finish.call0(&JsValue::UNDEFINED);
+}
+
 /// Defines one `#[wasm_bindgen_test]` per shared case, so Node and Chromium run the same list.
 macro_rules! delivery_tests {
     ($($case:ident),* $(,)?) => {
         $(
             #[wasm_bindgen_test::wasm_bindgen_test]
             async fn $case() {
-                wasm_support::cases::$case().await;
+                wasm_support::one_at_a_time(wasm_support::cases::$case()).await;
             }
         )*
     };
