@@ -246,8 +246,10 @@ impl Tracker {
 /// it was.
 fn enqueue_all(queue: &Rc<Queue>, records: Vec<EncodedRecord>) -> Result<JsValue, TrackError> {
     let (room_records, room_bytes) = queue.room();
-    let bytes: usize = records.iter().map(|r| r.json.len()).sum();
-    if records.len() > room_records || bytes > room_bytes {
+    // Records already held (same response_id) are duplicates: they take no room.
+    let fresh: Vec<&EncodedRecord> = records.iter().filter(|r| !queue.holds(&r.response_id)).collect();
+    let bytes: usize = fresh.iter().map(|r| r.json.len()).sum();
+    if fresh.len() > room_records || bytes > room_bytes {
         return Err(queue.full_error());
     }
     let ids: Vec<String> = records.iter().map(|r| r.response_id.clone()).collect();

@@ -275,6 +275,12 @@ impl Outbox {
         self.live.heap_bytes() + self.dead.heap_bytes() + live + dead
     }
 
+    /// True when a record with this `response_id` is queued, in flight or dead-lettered: enqueueing it again
+    /// is a duplicate, kept once, and takes no room.
+    pub fn holds(&self, response_id: &str) -> bool {
+        self.live.find(response_id).is_some() || self.dead.find(response_id).is_some()
+    }
+
     /// Adds a record (already validated, anonymized and encoded), due now; its store write goes out with
     /// the next [`Outbox::poll_store`].
     ///
@@ -283,7 +289,7 @@ impl Outbox {
     /// `Err(TrackError::QueueFull)` and nothing changes; flush and try again.
     pub fn enqueue(&mut self, record: EncodedRecord, now_ms: u64) -> Result<(), TrackError> {
         let EncodedRecord { response_id, json } = record;
-        if self.live.find(&response_id).is_some() || self.dead.find(&response_id).is_some() {
+        if self.holds(&response_id) {
             self.duplicates += 1;
             return Ok(());
         }

@@ -85,6 +85,11 @@ impl Queue {
         (self.max_records.saturating_sub(records), self.max_bytes.saturating_sub(stats.bytes))
     }
 
+    /// Whether the outbox already holds a record with this id (see [`Outbox::holds`]).
+    pub fn holds(&self, response_id: &str) -> bool {
+        self.outbox.try_borrow().map(|o| o.holds(response_id)).unwrap_or(false)
+    }
+
     /// The `E_QUEUE_FULL` error for the outbox as it is now.
     pub fn full_error(&self) -> TrackError {
         let (records, bytes) = self
@@ -131,9 +136,12 @@ impl Queue {
     async fn reconcile(self: &Rc<Self>, drop_missing: bool) {
         let Some(store) = &self.store else { return };
         match store.list(&self.namespace).await {
-            Ok((entries, _malformed)) => {
+            Ok((entries, malformed)) => {
+                // A listing with malformed items is not a trustworthy picture of the store: adopt what it shows,
+                // but forget nothing because of what it does not show.
+                let trustworthy = malformed == 0 && store.consistent();
                 if let Ok(mut outbox) = self.outbox.try_borrow_mut() {
-                    outbox.handle_listed(entries, now_ms() as u64, drop_missing && store.consistent());
+                    outbox.handle_listed(entries, now_ms() as u64, drop_missing && trustworthy);
                 }
                 self.note_store_result(&Ok(()));
             }
