@@ -133,6 +133,9 @@ pub fn from_epoch_millis(ms: f64) -> Result<i64, String> {
 /// The float is the correctly rounded value of `micros / 10^6`, as CPython computes it (integer true
 /// division), so instants after 2255, whose microsecond counts exceed 2^53, still match byte for byte.
 pub fn format_sdk_seconds(micros: i64) -> String {
+    if let Some(fast) = sdk_seconds_fast(micros) {
+        return fast;
+    }
     let magnitude = micros.unsigned_abs();
     let seconds = if magnitude < 1 << 53 {
         micros as f64 / 1e6 // both exact, so the one division rounds correctly
@@ -141,6 +144,31 @@ pub fn format_sdk_seconds(micros: i64) -> String {
         parse_decimal(&format!("{sign}{}.{:06}", magnitude / 1_000_000, magnitude % 1_000_000))
     };
     python_float_repr(seconds)
+}
+
+/// Below 2^32 seconds (until 2106), floats near the value are closer together than half a microsecond,
+/// so every other decimal with six or fewer fraction digits is a different float: the shortest decimal that
+/// reads back as `micros / 10^6` is that value itself, trailing zeros trimmed (Python keeps one: "….0").
+/// That is what every record's timestamp takes, without the exact shortest-float search.
+const FAST_SECONDS_BELOW: i64 = 1 << 32;
+
+fn sdk_seconds_fast(micros: i64) -> Option<String> {
+    // From one second on: below 1e-4 s Python switches to exponent notation.
+    if !(1_000_000..FAST_SECONDS_BELOW * 1_000_000).contains(&micros) {
+        return None;
+    }
+    let mut out = (micros / 1_000_000).to_string();
+    out.push('.');
+    let fraction = micros % 1_000_000;
+    let mut digits = [b'0'; 6];
+    let mut rest = fraction;
+    for slot in digits.iter_mut().rev() {
+        *slot = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    let kept = digits.iter().rposition(|&d| d != b'0').map_or(1, |last| last + 1);
+    out.extend(digits.iter().take(kept).map(|&d| char::from(d)));
+    Some(out)
 }
 
 /// Formats epoch microseconds as RFC 3339 UTC with milliseconds ("2025-01-15T10:30:00.000Z"), truncating
@@ -657,5 +685,30 @@ mod tests {
         ] {
             assert_eq!(parse_http_date(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn the_fast_sdk_seconds_match_the_exact_ones() {
+        let exact = |micros: i64| python_float_repr(micros as f64 / 1e6);
+        let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut cases: Vec<i64> = vec![1_000_000, 1_000_001, 1_500_000, 1_736_937_000_000_000, 1_795_310_876_161_856];
+        cases.push(FAST_SECONDS_BELOW * 1_000_000 - 1);
+        for _ in 0..40_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let micros = 1_000_000 + (seed % (FAST_SECONDS_BELOW as u64 * 1_000_000 - 1_000_000)) as i64;
+            // Whole seconds and milliseconds (what JS clocks give) as often as arbitrary microseconds.
+            cases.push(match seed % 3 {
+                0 => (micros - micros % 1_000_000).max(1_000_000),
+                1 => (micros - micros % 1000).max(1_000_000),
+                _ => micros,
+            });
+        }
+        for micros in cases {
+            assert_eq!(sdk_seconds_fast(micros), Some(exact(micros)), "{micros}");
+        }
+        assert_eq!(sdk_seconds_fast(FAST_SECONDS_BELOW * 1_000_000), None);
+        assert_eq!(sdk_seconds_fast(999_999), None);
     }
 }
