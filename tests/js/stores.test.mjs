@@ -306,8 +306,20 @@ describe('kvStore() over a real local KV namespace (Miniflare)', () => {
 
   test('inside workerd: a Worker puts, lists and deletes through kvStore(env.Q), then Node sees the result', async () => {
     // The package's stores bundled into one Worker module (no wasm needed for them).
+    const stores = new URL('./node_modules/aicostmanager-edge/stores/index.js', import.meta.url).pathname;
     const bundled = await build({
-      entryPoints: [new URL('./node_modules/aicostmanager-edge/stores/index.js', import.meta.url).pathname],
+      stdin: {
+        contents: `import { kvStore } from ${JSON.stringify(stores)};
+          export default {
+            async fetch(request, env) {
+              const store = kvStore(env.Q);
+              await store.put([{ key: 'wd/q/1', value: 'one' }, { key: 'wd/q/2', value: 'two' }]);
+              await store.delete(['wd/q/1']);
+              return Response.json(await store.list('wd/'));
+            },
+          };`,
+        resolveDir: new URL('.', import.meta.url).pathname,
+      },
       bundle: true,
       format: 'esm',
       write: false,
@@ -316,15 +328,7 @@ describe('kvStore() over a real local KV namespace (Miniflare)', () => {
       modules: true,
       compatibilityDate: '2026-04-01',
       kvNamespaces: ['Q'],
-      script: `${bundled.outputFiles[0].text}
-        export default {
-          async fetch(request, env) {
-            const store = kvStore(env.Q);
-            await store.put([{ key: 'wd/q/1', value: 'one' }, { key: 'wd/q/2', value: 'two' }]);
-            await store.delete(['wd/q/1']);
-            return Response.json(await store.list('wd/'));
-          },
-        };`,
+      script: bundled.outputFiles[0].text,
     });
     try {
       const res = await worker.dispatchFetch('http://localhost/');
