@@ -8,20 +8,9 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 import { REPO_ROOT, requireFromTestsJs } from './common.mjs';
+import { CHROMIUM, CHROMIUM_ARGS } from '../../tests/browser/chromium.mjs';
+export { CHROMIUM };
 
-export const CHROMIUM = '/usr/bin/chromium';
-// The flags tests/browser/idb.test.mjs uses: without the background-networking ones Chromium's own connections
-// are refused by the closed network.
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 /**
  * Starts the static server and Chromium (a fresh profile) and opens the harness page. Resolves to

@@ -8,29 +8,15 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { packageDir, startStaticServer } from './static-server.mjs';
 import { storeContract } from './store-contract.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, chromium } from './chromium.mjs';
 
-// playwright-core is installed with the other JS tooling in tests/js (pinned in its package.json).
-const { chromium } = createRequire(new URL('../js/package.json', import.meta.url))('playwright-core');
 
-const CHROMIUM = '/usr/bin/chromium';
-// Without the background-networking flags Chromium's own connections are refused by the closed network.
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 let server;
 let context;

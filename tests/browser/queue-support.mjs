@@ -5,31 +5,17 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { startIngestServer } from '../ingest/server.mjs';
 import { packageDir, startStaticServer } from './static-server.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, chromium } from './chromium.mjs';
 
-// playwright-core is installed with the other JS tooling in tests/js (pinned in its package.json).
-const { chromium } = createRequire(new URL('../js/package.json', import.meta.url))('playwright-core');
 
 /** The API key the ingest server requires and every tracker in these tests sends. */
 export const KEY = 'browser-queue-key';
 
-const CHROMIUM = '/usr/bin/chromium';
-// The same flags as idb.test.mjs: without the background-networking ones Chromium's own connections are refused.
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 /**
  * Starts the static server, the ingest server (API key KEY) and Chromium with a fresh profile. Resolves to
