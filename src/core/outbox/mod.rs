@@ -35,13 +35,14 @@
 //! use aicostmanager_edge::core::retry::HttpOutcome;
 //! use aicostmanager_edge::core::value::Value;
 //!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! // Stand-ins for what the bindings provide: a store, a clock, and a server that accepts everything.
 //! let mut store: BTreeMap<String, String> = BTreeMap::new();
 //! let mut now_ms = 1_700_000_000_000u64;
 //! let fetch = |body: &str| {
-//!     let sent = json::parse(body).unwrap();
-//!     let results: Vec<String> = sent.get("tracked").and_then(Value::as_array).unwrap().iter()
-//!         .map(|r| format!(r#"{{"response_id":"{}","status":"queued"}}"#, r.get("response_id").and_then(Value::as_str).unwrap()))
+//!     let sent = json::parse(body).unwrap_or(Value::Null);
+//!     let results: Vec<String> = sent.get("tracked").and_then(Value::as_array).unwrap_or(&[]).iter()
+//!         .map(|r| format!(r#"{{"response_id":"{}","status":"queued"}}"#, r.get("response_id").and_then(Value::as_str).unwrap_or("")))
 //!         .collect();
 //!     HttpOutcome::Response { status: 202, retry_after: None, body: format!(r#"{{"results":[{}]}}"#, results.join(",")) }
 //! };
@@ -62,7 +63,7 @@
 //!
 //! // track(): enqueue, and persist in the same tick.
 //! let record = EncodedRecord { response_id: "abc".into(), json: r#"{"response_id":"abc"}"#.into() };
-//! outbox.enqueue(record, now_ms).unwrap();
+//! outbox.enqueue(record, now_ms)?; // E_QUEUE_FULL when full: nothing was added
 //! run_store_ops(&mut outbox, &mut store);
 //! assert_eq!(store.len(), 1);
 //!
@@ -77,13 +78,16 @@
 //!             run_store_ops(&mut outbox, &mut store);
 //!         }
 //!         SendOutput::Wait { until_ms } => now_ms = until_ms,
-//!         // Cannot happen here: every send is answered before polling again.
-//!         SendOutput::AwaitResponse { .. } => unreachable!(),
+//!         // A send still unanswered (not here: every send is answered before polling again): wait; once
+//!         // its lease expires its records are due again.
+//!         SendOutput::AwaitResponse { .. } => now_ms += 1_000,
 //!         SendOutput::Done(report) => break report,
 //!     }
 //! };
 //! assert_eq!((report.sent, report.remaining), (1, 0));
 //! assert!(store.is_empty(), "delivered records are deleted from the store");
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! # Semantics
