@@ -85,6 +85,21 @@ pub fn chunk(records: Vec<EncodedRecord>, max_count: usize, max_bytes: usize) ->
     groups
 }
 
+/// The response ids of a `{"tracked": [...]}` body, read back with the real JSON parser (which also checks the
+/// body's shape). For the delivery tests, which see what a server would.
+#[cfg(test)]
+pub(crate) fn response_ids_in(body: &str) -> Vec<String> {
+    use crate::core::value::Value;
+    let value = crate::core::json::parse(body).expect("the body is JSON");
+    value
+        .get("tracked")
+        .and_then(Value::as_array)
+        .expect("{\"tracked\": [...]}")
+        .iter()
+        .map(|r| r.get("response_id").and_then(Value::as_str).expect("response_id").to_owned())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

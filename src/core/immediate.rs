@@ -480,7 +480,6 @@ fn interpret_result(result: &ServerResult) -> Decided {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::json;
 
     /// 2015-10-21T07:28:00Z: the virtual clock starts here.
     const T0: u64 = 1_445_412_480_000;
@@ -540,17 +539,7 @@ mod tests {
         }
     }
 
-    /// The response ids in a body, read back with the real JSON parser (also checks the body's shape).
-    fn ids_in(body: &str) -> Vec<String> {
-        let value = json::parse(body).expect("the body is JSON");
-        value
-            .get("tracked")
-            .and_then(Value::as_array)
-            .expect("{\"tracked\": [...]}")
-            .iter()
-            .map(|r| r.get("response_id").and_then(Value::as_str).expect("response_id").to_owned())
-            .collect()
-    }
+    use crate::core::batch::response_ids_in as ids_in;
 
     /// Drives a delivery to the end on a virtual clock, asking `server` for each send's outcome.
     fn drive(

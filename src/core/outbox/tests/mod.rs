@@ -47,17 +47,7 @@ pub(super) fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
 }
 
-/// The response ids in a body, read back with the real parser (which also checks the body's shape).
-pub(super) fn ids_in(body: &str) -> Vec<String> {
-    let value = json::parse(body).expect("the body is JSON");
-    value
-        .get("tracked")
-        .and_then(Value::as_array)
-        .expect("{\"tracked\": [...]}")
-        .iter()
-        .map(|r| r.get("response_id").and_then(Value::as_str).expect("response_id").to_owned())
-        .collect()
-}
+pub(super) use crate::core::batch::response_ids_in as ids_in;
 
 pub(super) fn http(status: u16, body: &str) -> HttpOutcome {
     HttpOutcome::Response { status, retry_after: None, body: body.to_owned() }
