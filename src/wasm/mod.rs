@@ -10,6 +10,7 @@
 mod anonymizer;
 mod deliver;
 mod errors;
+mod guarded;
 mod heap;
 mod http;
 mod js_value;
