@@ -1,0 +1,105 @@
+//! How long the bindings let the user's store take, and when a failed store operation is tried again.
+//!
+//! A store is the user's code (IndexedDB, KV, a `Map`, a Proxy): its calls may reject, throw or never
+//! answer. The bindings race every store call against a timer of [`StoreTiming::call_budget_ms`]; a call
+//! that loses the race counts as failed ([`super::Outbox::handle_stored`] with `Err`: its records are kept
+//! and written again), and whatever it answers later is ignored. A `flush()` waits for the store (its
+//! pending writes, the listing, the drain lock) only until its own end ([`StoreTiming::flush_end_ms`]),
+//! never for another tracker's drain; and within that time a failed operation is retried
+//! ([`StoreTiming::retry_at`]), so that the deletes of delivered records reach the store before the
+//! isolate or page goes away (otherwise the next one sends them again).
+
+/// Extra time a flush gives its store operations after its deadline (the deletes of what the last batch
+/// delivered): `flush({ deadlineMs })` resolves by `deadlineMs` plus this.
+pub const FLUSH_STORE_MARGIN_MS: u64 = 500;
+
+/// The first pause before a failed store operation is tried again within a flush; doubled per failure.
+pub const STORE_RETRY_BASE_MS: u64 = 20;
+
+/// The longest pause between two tries of a failed store operation within a flush.
+pub const STORE_RETRY_MAX_MS: u64 = 1_000;
+
+/// Store-call time limits for one tracker. Build it with [`StoreTiming::new`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreTiming {
+    /// The most one store call (`put`, `list`, `delete`) may take before it counts as failed.
+    pub call_timeout_ms: u64,
+}
+
+impl StoreTiming {
+    /// Store calls bounded by the tracker's `timeoutMs` (the same bound as one HTTP attempt; at least 1 ms).
+    pub fn new(timeout_ms: u64) -> StoreTiming {
+        StoreTiming { call_timeout_ms: timeout_ms.max(1) }
+    }
+
+    /// When a flush with deadline `deadline_ms` stops waiting for the store: its deadline plus
+    /// [`FLUSH_STORE_MARGIN_MS`]. (Sending stops at the deadline itself; the lock is waited for only until
+    /// the deadline, see [`StoreTiming::lock_wait_ms`].)
+    pub fn flush_end_ms(deadline_ms: u64) -> u64 {
+        deadline_ms.saturating_add(FLUSH_STORE_MARGIN_MS)
+    }
+
+    /// How long a store call started at `now_ms` may take: the call timeout, cut at `end_ms` (a flush's
+    /// [`StoreTiming::flush_end_ms`]) when a flush is waiting for it. At least 1 ms, so that a store that
+    /// answers at once (in microtasks) still gets its answer in.
+    pub fn call_budget_ms(&self, now_ms: u64, end_ms: Option<u64>) -> u64 {
+        let budget = match end_ms {
+            Some(end) => self.call_timeout_ms.min(end.saturating_sub(now_ms)),
+            None => self.call_timeout_ms,
+        };
+        budget.max(1)
+    }
+
+    /// How long a flush started at `now_ms` with deadline `deadline_ms` waits for the store's drain lock
+    /// (another tracker or tab may hold it): until its own deadline, never for the other drain's time.
+    pub fn lock_wait_ms(now_ms: u64, deadline_ms: u64) -> u64 {
+        deadline_ms.saturating_sub(now_ms)
+    }
+
+    /// After `failures` consecutive failed store operations (1 for the first), when to try again: `Some(at)`
+    /// when a flush waits for the store until `end_ms` and the pause (20 ms doubled per failure, at most
+    /// 1 s) ends before it; `None` outside a flush or when no time is left (the operation then waits for
+    /// the next change or flush, as before: never a tight loop).
+    pub fn retry_at(failures: u32, now_ms: u64, end_ms: Option<u64>) -> Option<u64> {
+        let end = end_ms?;
+        let doublings = failures.saturating_sub(1).min(16);
+        let pause = STORE_RETRY_BASE_MS.saturating_mul(1u64 << doublings).min(STORE_RETRY_MAX_MS);
+        let at = now_ms.saturating_add(pause);
+        (at < end).then_some(at)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_call_gets_the_timeout_cut_at_the_flush_end_but_never_zero() {
+        let t = StoreTiming::new(10_000);
+        assert_eq!(t.call_budget_ms(1_000, None), 10_000);
+        assert_eq!(t.call_budget_ms(1_000, Some(4_000)), 3_000);
+        assert_eq!(t.call_budget_ms(1_000, Some(100_000)), 10_000);
+        assert_eq!(t.call_budget_ms(5_000, Some(4_000)), 1, "past the end: 1 ms, enough for an answer in microtasks");
+        assert_eq!(StoreTiming::new(0).call_timeout_ms, 1);
+    }
+
+    #[test]
+    fn a_flush_waits_for_the_store_until_its_deadline_plus_the_margin_and_for_the_lock_until_its_deadline() {
+        assert_eq!(StoreTiming::flush_end_ms(20_000), 20_000 + FLUSH_STORE_MARGIN_MS);
+        assert_eq!(StoreTiming::flush_end_ms(u64::MAX), u64::MAX);
+        assert_eq!(StoreTiming::lock_wait_ms(1_000, 3_000), 2_000, "its own deadline, whatever the holder's");
+        assert_eq!(StoreTiming::lock_wait_ms(5_000, 3_000), 0);
+    }
+
+    #[test]
+    fn a_failed_operation_is_retried_with_doubling_pauses_while_the_flush_has_time() {
+        let end = Some(10_000);
+        assert_eq!(StoreTiming::retry_at(1, 0, end), Some(20));
+        assert_eq!(StoreTiming::retry_at(2, 0, end), Some(40));
+        assert_eq!(StoreTiming::retry_at(3, 100, end), Some(180));
+        assert_eq!(StoreTiming::retry_at(7, 0, end), Some(1_000), "capped at 1 s");
+        assert_eq!(StoreTiming::retry_at(u32::MAX, 0, end), Some(1_000));
+        assert_eq!(StoreTiming::retry_at(1, 9_990, end), None, "the pause would end after the flush");
+        assert_eq!(StoreTiming::retry_at(1, 0, None), None, "outside a flush: wait for the next change");
+    }
+}
