@@ -5,8 +5,8 @@
 //! that loses the race counts as failed ([`super::Outbox::handle_stored`] with `Err`: its records are kept
 //! and written again), and whatever it answers later is ignored. A `flush()` waits for the store (its
 //! pending writes, the listing, the drain lock) only until its own end ([`StoreTiming::flush_end_ms`]),
-//! never for another tracker's drain; and within that time a failed operation is retried
-//! ([`StoreTiming::retry_at`]), so that the deletes of delivered records reach the store before the
+//! never for another tracker's drain; and once it has sent what it could, a failed operation is retried
+//! within that time ([`StoreTiming::retry_at`]), so that the deletes of delivered records reach the store before the
 //! isolate or page goes away (otherwise the next one sends them again).
 
 /// Extra time a flush gives its store operations after its deadline (the deletes of what the last batch
@@ -18,6 +18,10 @@ pub const STORE_RETRY_BASE_MS: u64 = 20;
 
 /// The longest pause between two tries of a failed store operation within a flush.
 pub const STORE_RETRY_MAX_MS: u64 = 1_000;
+
+/// Most tries again of failed store operations at the end of one flush (20 + 40 + 80 + 160 + 320 ms of
+/// pauses): a store that keeps failing costs a flush well under a second more, not its whole deadline.
+pub const MAX_STORE_RETRIES: u32 = 5;
 
 /// Store-call time limits for one tracker. Build it with [`StoreTiming::new`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,11 +61,15 @@ impl StoreTiming {
     }
 
     /// After `failures` consecutive failed store operations (1 for the first), when to try again: `Some(at)`
-    /// when a flush waits for the store until `end_ms` and the pause (20 ms doubled per failure, at most
-    /// 1 s) ends before it; `None` outside a flush or when no time is left (the operation then waits for
-    /// the next change or flush, as before: never a tight loop).
+    /// when a flush that has finished sending waits for the store until `end_ms`, at most
+    /// [`MAX_STORE_RETRIES`] times, and the pause (20 ms doubled per failure, at most 1 s) ends before
+    /// `end_ms`; `None` outside that wait, past the retries or when no time is left (the operation then
+    /// waits for the next change or flush, as before: never a tight loop).
     pub fn retry_at(failures: u32, now_ms: u64, end_ms: Option<u64>) -> Option<u64> {
         let end = end_ms?;
+        if failures == 0 || failures > MAX_STORE_RETRIES {
+            return None;
+        }
         let doublings = failures.saturating_sub(1).min(16);
         let pause = STORE_RETRY_BASE_MS.saturating_mul(1u64 << doublings).min(STORE_RETRY_MAX_MS);
         let at = now_ms.saturating_add(pause);
@@ -97,8 +105,10 @@ mod tests {
         assert_eq!(StoreTiming::retry_at(1, 0, end), Some(20));
         assert_eq!(StoreTiming::retry_at(2, 0, end), Some(40));
         assert_eq!(StoreTiming::retry_at(3, 100, end), Some(180));
-        assert_eq!(StoreTiming::retry_at(7, 0, end), Some(1_000), "capped at 1 s");
-        assert_eq!(StoreTiming::retry_at(u32::MAX, 0, end), Some(1_000));
+        assert_eq!(StoreTiming::retry_at(5, 0, end), Some(320));
+        assert_eq!(StoreTiming::retry_at(6, 0, end), None, "five retries per flush, then the next change or flush");
+        assert_eq!(StoreTiming::retry_at(u32::MAX, 0, end), None);
+        assert_eq!(StoreTiming::retry_at(0, 0, end), None, "nothing failed");
         assert_eq!(StoreTiming::retry_at(1, 9_990, end), None, "the pause would end after the flush");
         assert_eq!(StoreTiming::retry_at(1, 0, None), None, "outside a flush: wait for the next change");
     }
