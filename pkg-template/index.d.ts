@@ -91,8 +91,8 @@ export interface TrackerOptions<D extends DeliveryType = "immediate"> {
   /** Anonymizer for `anonymizeFields`; null or absent = the default (strings → "[REDACTED]"). */
   anonymizer?: Anonymizer | null;
   /**
-   * Timeout of one HTTP attempt in milliseconds, and of one store call (`put`, `list`, `delete`: past it the call
-   * counts as failed and its records are written again later). Default 10000.
+   * Timeout of one HTTP attempt in milliseconds, and of one store call (`put`, `list`, `delete`; at least 1000 ms
+   * there: past it the call counts as failed and its records are written again later). Default 10000.
    */
   timeoutMs?: number;
   /** HTTP attempts per record, 1..=10. Default 3 (immediate) or 8 (persistent queue, spread over flushes). */

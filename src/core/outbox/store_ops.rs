@@ -138,9 +138,9 @@ mod tests {
         ob.enqueue(super::super::tests::rec("r0"), T0).ok();
         store.settle(&mut ob);
         ob.begin_flush(T0, T0 + 1000);
-        let SendOutput::Send { id, .. } = ob.poll_send(T0) else { return assert!(false, "a send") };
+        let SendOutput::Send { id, .. } = ob.poll_send(T0) else { panic!("a send") };
         ob.handle_response(id, results(&ids("r", 1), "queued"), T0 + 5, JITTER);
-        let Some(del) = ob.poll_store() else { return assert!(false, "the delete") };
+        let Some(del) = ob.poll_store() else { panic!("the delete") };
         assert!(matches!(del.kind, StoreOpKind::Delete(_)));
         ob.handle_stored(del.id, Err("the store said no".into()));
         assert!(ob.poll_store().is_none(), "parked: no tight loop");
@@ -148,7 +148,7 @@ mod tests {
         let at = StoreTiming::retry_at(1, T0 + 6, Some(end));
         assert_eq!(at, Some(T0 + 26));
         ob.retry_store();
-        let Some(again) = ob.poll_store() else { return assert!(false, "the delete again") };
+        let Some(again) = ob.poll_store() else { panic!("the delete again") };
         assert_eq!(again.kind, del.kind);
         store.apply(&again);
         ob.handle_stored(again.id, Ok(()));

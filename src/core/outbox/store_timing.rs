@@ -23,6 +23,10 @@ pub const STORE_RETRY_MAX_MS: u64 = 1_000;
 /// pauses): a store that keeps failing costs a flush well under a second more, not its whole deadline.
 pub const MAX_STORE_RETRIES: u32 = 5;
 
+/// The shortest store-call timeout, whatever `timeoutMs` says: a store that is slow but works (IndexedDB
+/// opening on a busy device, a KV write across the world) should not count as failed for a short HTTP timeout.
+pub const MIN_STORE_CALL_TIMEOUT_MS: u64 = 1_000;
+
 /// Store-call time limits for one tracker. Build it with [`StoreTiming::new`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoreTiming {
@@ -31,9 +35,10 @@ pub struct StoreTiming {
 }
 
 impl StoreTiming {
-    /// Store calls bounded by the tracker's `timeoutMs` (the same bound as one HTTP attempt; at least 1 ms).
+    /// Store calls bounded by the tracker's `timeoutMs` (the same bound as one HTTP attempt), but never
+    /// below [`MIN_STORE_CALL_TIMEOUT_MS`].
     pub fn new(timeout_ms: u64) -> StoreTiming {
-        StoreTiming { call_timeout_ms: timeout_ms.max(1) }
+        StoreTiming { call_timeout_ms: timeout_ms.max(MIN_STORE_CALL_TIMEOUT_MS) }
     }
 
     /// When a flush with deadline `deadline_ms` stops waiting for the store: its deadline plus
@@ -88,7 +93,8 @@ mod tests {
         assert_eq!(t.call_budget_ms(1_000, Some(4_000)), 3_000);
         assert_eq!(t.call_budget_ms(1_000, Some(100_000)), 10_000);
         assert_eq!(t.call_budget_ms(5_000, Some(4_000)), 1, "past the end: 1 ms, enough for an answer in microtasks");
-        assert_eq!(StoreTiming::new(0).call_timeout_ms, 1);
+        assert_eq!(StoreTiming::new(300).call_timeout_ms, MIN_STORE_CALL_TIMEOUT_MS, "never below 1 s");
+        assert_eq!(StoreTiming::new(0).call_budget_ms(0, None), MIN_STORE_CALL_TIMEOUT_MS);
     }
 
     #[test]
