@@ -8,6 +8,14 @@
 //! never for another tracker's drain; and once it has sent what it could, a failed operation is retried
 //! within that time ([`StoreTiming::retry_at`]), so that the deletes of delivered records reach the store before the
 //! isolate or page goes away (otherwise the next one sends them again).
+//!
+//! A call that timed out may still land later. That is safe, at least once: its result is never reported
+//! (the outbox has moved on to other operation ids), a late put that lands after the delete of a delivered
+//! record leaves a key the next listing adopts and sends again (same `response_id`: the service keeps one),
+//! and a late put of an older attempt count is overwritten by the next write of that record. A late delete
+//! removes only keys the outbox had asked to delete; were one of them written again in between, that write
+//! is undone: the only such keys belong to a record tracked again after its delivery (the service already
+//! holds that `response_id`) or to a purged dead letter created again (rare; its copy in memory remains).
 
 /// Extra time a flush gives its store operations after its deadline (the deletes of what the last batch
 /// delivered): `flush({ deadlineMs })` resolves by `deadlineMs` plus this.
