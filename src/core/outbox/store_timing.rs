@@ -35,6 +35,10 @@ pub const MAX_STORE_RETRIES: u32 = 5;
 /// opening on a busy device, a KV write across the world) should not count as failed for a short HTTP timeout.
 pub const MIN_STORE_CALL_TIMEOUT_MS: u64 = 1_000;
 
+/// Most entries of one `list()` result the bindings read (a Proxy may claim a length of four billion); the
+/// rest count as unreadable, which makes the listing untrusted: nothing is forgotten because of it.
+pub const MAX_LISTED_ENTRIES: u32 = 4_000_000;
+
 /// Store-call time limits for one tracker. Build it with [`StoreTiming::new`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoreTiming {

@@ -6,16 +6,13 @@
 //! here panics or throws. Every value the store hands back is read through [`crate::wasm::guarded`], and
 //! every call is raced against a timer of the budget it is given (a late answer is ignored).
 
+use crate::core::outbox::MAX_LISTED_ENTRIES as MAX_LISTED;
 use crate::wasm::cause::describe;
 use crate::wasm::guarded::{get, is_array, item, length};
 use crate::wasm::js_value::js_string;
 use crate::wasm::platform::Deadline;
 use js_sys::{Array, Function, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
-
-/// Most entries one listing is read for (a Proxy may claim a length of four billion); past it the listing
-/// counts as not trustworthy (see [`Store::list`]).
-const MAX_LISTED: u32 = 4_000_000;
 
 /// Why a store call failed, for the outbox and `stats().storeError`: what went wrong and, when the store
 /// threw or rejected, with what (its `message`, `name`, `code` and `cause` chain, see [`describe`]).
