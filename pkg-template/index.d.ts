@@ -90,7 +90,10 @@ export interface TrackerOptions<D extends DeliveryType = "immediate"> {
   anonymizeFields?: string[];
   /** Anonymizer for `anonymizeFields`; null or absent = the default (strings → "[REDACTED]"). */
   anonymizer?: Anonymizer | null;
-  /** Timeout of one HTTP attempt in milliseconds. Default 10000. */
+  /**
+   * Timeout of one HTTP attempt in milliseconds, and of one store call (`put`, `list`, `delete`; at least 1000 ms
+   * there: past it the call counts as failed and its records are written again later). Default 10000.
+   */
   timeoutMs?: number;
   /** HTTP attempts per record, 1..=10. Default 3 (immediate) or 8 (persistent queue, spread over flushes). */
   maxAttempts?: number;
@@ -158,9 +161,15 @@ export interface DeliveryFailure {
    * server refused this record: see `errors`).
    */
   code: "E_NETWORK" | "E_TIMEOUT" | "E_HTTP_STATUS" | "E_TOO_LARGE" | "E_INVALID_RESPONSE" | "E_MISSING_RESULT" | "E_REJECTED";
+  /**
+   * What went wrong, in words; for `E_NETWORK` it names the URL (without credentials or query string) and the
+   * reason, `cause` chain included (`... TypeError: fetch failed (cause: Error: connect ECONNREFUSED ...)`).
+   */
   message: string;
   /** The HTTP status for `E_HTTP_STATUS` and `E_TOO_LARGE`; null for the other codes. */
   httpStatus: number | null;
+  /** `E_NETWORK` only: what `fetch` threw or rejected with (Node: a `TypeError` whose `cause.code` is e.g. "ECONNREFUSED"). */
+  cause?: unknown;
 }
 
 /** The outcome of one record. */
@@ -229,7 +238,10 @@ export interface QueueStats {
   /** `track` calls with a `responseId` already queued, in flight or dead-lettered (kept once). */
   duplicates: number;
   durability: string;
-  /** Why the last store call failed, or null. */
+  /**
+   * Why the last store call failed (it threw, rejected, timed out after `timeoutMs`, or answered with something
+   * unreadable), with the store's own reason (`store.put rejected: Error: disk full [EIO]`); null once a call works.
+   */
   storeError: string | null;
 }
 
@@ -296,6 +308,9 @@ export class Tracker<D extends DeliveryType = "immediate"> {
    * browsers: on `pagehide` with `{ keepalive: true }`, which sends what the tracker holds in memory at once in
    * `keepalive` requests (at most 60 KiB each) without waiting for the store's lock or contents first: a page
    * that is going away runs no more code after that. In immediate mode it waits for the deliveries in flight.
+   * Resolves by `deadlineMs` plus 0.5 s whatever the store does: the drain lock is waited for until the deadline
+   * only (records left are reported as `remaining`), store calls are cut at the deadline plus 0.5 s, and a failed
+   * store write or delete is retried (up to 5 times) in that time once sending is over.
    * @throws {AicmError} `E_INVALID_OPTION` for a `deadlineMs` that is not a number from 0 to 600000.
    */
   flush(options?: { deadlineMs?: number; keepalive?: boolean }): Promise<FlushReport>;

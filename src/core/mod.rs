@@ -28,6 +28,7 @@ pub mod outbox;
 pub mod record;
 pub mod response;
 pub mod retry;
+pub mod safe_url;
 pub mod sort;
 pub mod timestamp;
 pub mod value;

@@ -70,6 +70,13 @@ pub fn length(value: &JsValue) -> Result<Option<u32>, JsValue> {
     Ok(n.filter(|n| n.fract() == 0.0 && *n >= 0.0 && *n <= u32::MAX as f64).map(|n| n as u32))
 }
 
+/// A fresh promise of whatever a user's function returned, adopted as [`settle`] does (never an exception
+/// from a `then` or `constructor` getter): it resolves to a one-element array we own (read it with
+/// [`item`]) or rejects with what the value rejected with. For racing a user's answer against a timer.
+pub fn adopt(value: &JsValue) -> Result<Promise, JsValue> {
+    promise_all(&Array::of1(value))
+}
+
 /// Awaits whatever a user's function returned (a value, a promise, a thenable, a promise whose `then`
 /// throws): `Ok` with the settled value or `Err` with the rejection, never an exception.
 ///

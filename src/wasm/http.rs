@@ -1,14 +1,18 @@
 //! One HTTP attempt: POST a body with `fetch`, bounded by a timeout, and report what happened as the core's
 //! [`HttpOutcome`]. The response body is always read (Workers require every body to be consumed).
+//!
+//! A network failure's message names the URL (without credentials or query, [`for_messages`]) and the
+//! reason `fetch` gave, its `cause` followed (`ECONNREFUSED`, not just "fetch failed"); the value `fetch`
+//! threw or rejected with is handed back as [`Attempt::cause`].
 
 use crate::core::config::USER_AGENT;
 use crate::core::retry::HttpOutcome;
-use crate::wasm::errors::describe_thrown;
-use crate::wasm::js_value::get;
-use crate::wasm::platform::{clear_timeout, set_timeout_with_arg};
-use js_sys::{Array, Function, Object, Promise, Reflect};
+use crate::core::safe_url::for_messages;
+use crate::wasm::cause::describe;
+use crate::wasm::guarded::get;
+use crate::wasm::platform::Deadline;
+use js_sys::{Function, Object, Reflect};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 
 /// Where and how to send.
 #[derive(Clone)]
@@ -22,32 +26,49 @@ pub struct Endpoint {
     pub keepalive: bool,
 }
 
+/// One attempt's outcome, and what `fetch` threw or rejected with when it failed that way.
+pub struct Attempt {
+    pub outcome: HttpOutcome,
+    /// The original value behind a [`HttpOutcome::Network`] (an `Error`, often with its own `cause`).
+    pub cause: Option<JsValue>,
+}
+
 /// POSTs `body` as JSON to the endpoint. Never fails: every problem is an [`HttpOutcome`].
-pub async fn post_json(endpoint: &Endpoint, body: String) -> HttpOutcome {
+pub async fn post_json(endpoint: &Endpoint, body: String) -> Attempt {
     let timeout_ms = endpoint.timeout_ms;
     let controller = web_sys::AbortController::new().ok();
     let deadline = Deadline::start(timeout_ms);
-    let outcome = match start_fetch(endpoint, body, controller.as_ref()) {
-        Err(thrown) => HttpOutcome::Network { message: describe_thrown(&thrown) },
-        Ok(request) => match deadline.race(request).await {
-            Ok(Some(response)) => read_response(&response, &deadline).await,
-            Ok(None) => HttpOutcome::Timeout { timeout_ms },
-            Err(thrown) => HttpOutcome::Network { message: describe_thrown(&thrown) },
+    let network = |what: &str, thrown: JsValue| Attempt {
+        outcome: HttpOutcome::Network {
+            message: format!("POST {} {what}: {}", for_messages(&endpoint.url), describe(&thrown)),
+        },
+        cause: Some(thrown),
+    };
+    let attempt = match start_fetch(endpoint, body, controller.as_ref()) {
+        Err(thrown) => network("threw", thrown),
+        Ok(request) => match deadline.race_user(&request).await {
+            Ok(Some(response)) => match read_response(&response, &deadline).await {
+                Ok(outcome) => Attempt { outcome, cause: None },
+                Err(thrown) => network("failed reading the response", thrown),
+            },
+            Ok(None) => Attempt { outcome: HttpOutcome::Timeout { timeout_ms }, cause: None },
+            Err(thrown) => network("failed", thrown),
         },
     };
     deadline.cancel();
-    if matches!(outcome, HttpOutcome::Timeout { .. }) {
+    if matches!(attempt.outcome, HttpOutcome::Timeout { .. }) {
         if let Some(controller) = controller {
             controller.abort(); // frees the connection; the request is given up
         }
     }
-    outcome
+    attempt
 }
 
-async fn read_response(response: &JsValue, deadline: &Deadline) -> HttpOutcome {
-    let timeout_ms = deadline.timeout_ms;
+/// The outcome of a settled `fetch`; `Err` with what reading the body threw or rejected with.
+async fn read_response(response: &JsValue, deadline: &Deadline) -> Result<HttpOutcome, JsValue> {
+    let timeout_ms = deadline.timeout_ms();
     let Some(status) = get(response, "status").ok().and_then(|s| s.as_f64()) else {
-        return HttpOutcome::Network { message: "fetch resolved to something that is not a Response".to_owned() };
+        return Err(JsValue::from_str("fetch resolved to something that is not a Response"));
     };
     let retry_after = get(response, "headers")
         .ok()
@@ -56,18 +77,15 @@ async fn read_response(response: &JsValue, deadline: &Deadline) -> HttpOutcome {
             getter.call1(&headers, &JsValue::from_str("retry-after")).ok()
         })
         .and_then(|v| v.as_string());
-    let text = match call_method(response, "text") {
-        Ok(promise) => match deadline.race(Promise::resolve(&promise)).await {
-            Ok(Some(text)) => text.as_string().unwrap_or_default(),
-            Ok(None) => return HttpOutcome::Timeout { timeout_ms },
-            Err(thrown) => return HttpOutcome::Network { message: describe_thrown(&thrown) },
-        },
-        Err(thrown) => return HttpOutcome::Network { message: describe_thrown(&thrown) },
+    let text = match deadline.race_user(&call_method(response, "text")?).await? {
+        Some(text) => text.as_string().unwrap_or_default(),
+        None => return Ok(HttpOutcome::Timeout { timeout_ms }),
     };
-    HttpOutcome::Response { status: status as u16, retry_after, body: text }
+    Ok(HttpOutcome::Response { status: status as u16, retry_after, body: text })
 }
 
-fn start_fetch(endpoint: &Endpoint, body: String, controller: Option<&web_sys::AbortController>) -> Result<Promise, JsValue> {
+/// Calls `fetch`; `Ok` with whatever it returned (a promise, normally), `Err` with what it threw.
+fn start_fetch(endpoint: &Endpoint, body: String, controller: Option<&web_sys::AbortController>) -> Result<JsValue, JsValue> {
     let headers = Object::new();
     Reflect::set(&headers, &"content-type".into(), &"application/json".into())?;
     if let Some(auth) = &endpoint.authorization {
@@ -88,17 +106,16 @@ fn start_fetch(endpoint: &Endpoint, body: String, controller: Option<&web_sys::A
         Reflect::set(&init, &"keepalive".into(), &JsValue::TRUE)?;
     }
     let url = JsValue::from_str(&endpoint.url);
-    let result = match &endpoint.fetch {
-        Some(user_fetch) => user_fetch.call2(&JsValue::UNDEFINED, &url, &init)?,
+    match &endpoint.fetch {
+        Some(user_fetch) => user_fetch.call2(&JsValue::UNDEFINED, &url, &init),
         None => {
             let global = js_sys::global();
             let fetch = get(&global, "fetch")?
                 .dyn_into::<Function>()
                 .map_err(|_| JsValue::from_str("this runtime has no global fetch; pass { fetch } to the Tracker"))?;
-            fetch.call2(&global, &url, &init)?
+            fetch.call2(&global, &url, &init)
         }
-    };
-    Ok(Promise::resolve(&result))
+    }
 }
 
 /// True in a browser window or web worker: a `document` or `importScripts` global.
@@ -110,38 +127,4 @@ fn in_browser() -> bool {
 fn call_method(object: &JsValue, name: &str) -> Result<JsValue, JsValue> {
     let method = get(object, name)?.dyn_into::<Function>().map_err(|_| JsValue::from_str("not a function"))?;
     method.call0(object)
-}
-
-/// A timer for one attempt: a promise that resolves to a private sentinel after `timeout_ms`. The timer's
-/// handler is the promise's own `resolve` (no Rust closure is kept alive for it).
-struct Deadline {
-    timeout_ms: u64,
-    expired: Promise,
-    sentinel: Object,
-    handle: Option<JsValue>,
-}
-
-impl Deadline {
-    fn start(timeout_ms: u64) -> Deadline {
-        let sentinel = Object::new();
-        let mut handle = None;
-        let expired = Promise::new(&mut |resolve, _reject| {
-            handle = Some(set_timeout_with_arg(&resolve, timeout_ms as f64, &sentinel));
-        });
-        Deadline { timeout_ms, expired, sentinel, handle }
-    }
-
-    /// Awaits `promise` unless the deadline passes first: `Ok(None)` then.
-    async fn race(&self, promise: Promise) -> Result<Option<JsValue>, JsValue> {
-        let both = Array::of2(&promise, &self.expired);
-        let settled = JsFuture::from(Promise::race(&both)).await?;
-        Ok(if Object::is(&settled, &self.sentinel) { None } else { Some(settled) })
-    }
-
-    /// Stops the timer once the attempt is over.
-    fn cancel(&self) {
-        if let Some(handle) = &self.handle {
-            clear_timeout(handle);
-        }
-    }
 }

@@ -8,6 +8,7 @@
 //! - nothing runs at module scope: the clock, entropy and timers are touched only inside calls.
 
 mod anonymizer;
+mod cause;
 mod deliver;
 mod errors;
 mod guarded;

@@ -72,3 +72,62 @@ pub fn promise_of(future: impl Future<Output = Result<JsValue, JsValue>> + 'stat
     let boxed: Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>> = Box::pin(future);
     wasm_bindgen_futures::future_to_promise(boxed)
 }
+
+/// A timer: a promise that resolves to a private sentinel after `timeout_ms`, to race other promises
+/// against (an HTTP attempt, a store call, a flush's end). The timer's handler is the promise's own
+/// `resolve` (no Rust closure is kept alive for it). Cancelled when dropped, so a pending timer never keeps
+/// a Node process alive or fires after its work.
+pub struct Deadline {
+    timeout_ms: u64,
+    expired: Promise,
+    sentinel: js_sys::Object,
+    handle: Option<JsValue>,
+}
+
+impl Deadline {
+    /// Starts the timer.
+    pub fn start(timeout_ms: u64) -> Deadline {
+        let sentinel = js_sys::Object::new();
+        let mut handle = None;
+        let expired = Promise::new(&mut |resolve, _reject| {
+            handle = Some(set_timeout_with_arg(&resolve, timeout_ms as f64, &sentinel));
+        });
+        Deadline { timeout_ms, expired, sentinel, handle }
+    }
+
+    /// The timer's length.
+    pub fn timeout_ms(&self) -> u64 {
+        self.timeout_ms
+    }
+
+    /// Awaits `promise` (one of ours, or one adopted with [`crate::wasm::guarded::adopt`]) unless the timer
+    /// fires first: `Ok(None)` then. `Err` is the promise's rejection.
+    pub async fn race(&self, promise: &Promise) -> Result<Option<JsValue>, JsValue> {
+        let both = js_sys::Array::of2(promise, &self.expired);
+        let settled = JsFuture::from(Promise::race(&both)).await?;
+        Ok(if js_sys::Object::is(&settled, &self.sentinel) { None } else { Some(settled) })
+    }
+
+    /// Awaits whatever a user's function returned (a value, a promise, a thenable, one whose `then` throws)
+    /// unless the timer fires first: `Ok(None)` then; `Err` with the rejection. A late answer is ignored.
+    pub async fn race_user(&self, value: &JsValue) -> Result<Option<JsValue>, JsValue> {
+        let adopted = crate::wasm::guarded::adopt(value)?;
+        match self.race(&adopted).await? {
+            Some(settled) => crate::wasm::guarded::item(&settled, 0).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Stops the timer (also done on drop).
+    pub fn cancel(&self) {
+        if let Some(handle) = &self.handle {
+            clear_timeout(handle);
+        }
+    }
+}
+
+impl Drop for Deadline {
+    fn drop(&mut self) {
+        self.cancel();
+    }
+}

@@ -227,13 +227,15 @@ impl Tracker {
         let entropy = self.entropy.clone();
         let state = Rc::downgrade(&self.state);
         let promise = crate::wasm::platform::promise_of(async move {
-            let report = deliver(records, config, endpoint, entropy).await;
+            let (report, causes) = deliver(records, config, endpoint, entropy).await;
             if let Some(state) = state.upgrade() {
                 if let Ok(mut state) = state.try_borrow_mut() {
                     state.in_flight.retain(|(other, _)| *other != id);
                 }
             }
-            Ok(finish(report))
+            let result = finish(report);
+            causes.attach(&result);
+            Ok(result)
         });
         if let Ok(mut state) = self.state.try_borrow_mut() {
             state.in_flight.push((id, promise.clone()));

@@ -133,6 +133,7 @@ mod output;
 mod reply;
 mod send;
 mod store_ops;
+mod store_timing;
 mod stored;
 mod table;
 
@@ -140,6 +141,7 @@ mod table;
 mod tests;
 
 pub use config::{OutboxConfig, DEFAULT_MAX_AGE_MS};
+pub use store_timing::{StoreTiming, FLUSH_STORE_MARGIN_MS, MAX_LISTED_ENTRIES};
 pub use output::{BatchId, DeadLetter, FlushReport, OutboxStats, SendOutput, StoreOp, StoreOpId, StoreOpKind};
 
 use crate::core::batch::EncodedRecord;

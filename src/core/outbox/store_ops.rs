@@ -91,6 +91,14 @@ impl Outbox {
         }
     }
 
+    /// Lifts the pause after a failed store operation: the next [`Outbox::poll_store`] tries it again at
+    /// once. Call it when [`super::StoreTiming::retry_at`] says it is time (a flush still has time to wait
+    /// for the store): after a 202, the delete of the delivered records is retried while the flush lasts, so
+    /// that the next isolate or page does not send them again. Harmless when nothing failed.
+    pub fn retry_store(&mut self) {
+        self.store.parked = false;
+    }
+
     /// Whether the store should hold `key` now (a live record's `q/`, a dead letter's `d/`).
     pub(super) fn key_should_exist(&self, key: &str) -> bool {
         match stored::split_key(&self.config.namespace, key) {
@@ -115,5 +123,37 @@ fn settle_put<T: Row>(table: &mut Table<T>, id: &str, ok: bool) {
         *flags |= flag::CONFIRMED;
     } else {
         table.mark_dirty(pos);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{config, ids, results, FakeStore, JITTER, T0};
+    use super::super::{Outbox, SendOutput, StoreOpKind, StoreTiming};
+
+    #[test]
+    fn a_delete_that_failed_after_a_202_is_retried_within_the_flush_when_asked() {
+        let mut store = FakeStore::default();
+        let mut ob = Outbox::new(config());
+        ob.enqueue(super::super::tests::rec("r0"), T0).ok();
+        store.settle(&mut ob);
+        ob.begin_flush(T0, T0 + 1000);
+        let SendOutput::Send { id, .. } = ob.poll_send(T0) else { panic!("a send") };
+        ob.handle_response(id, results(&ids("r", 1), "queued"), T0 + 5, JITTER);
+        let Some(del) = ob.poll_store() else { panic!("the delete") };
+        assert!(matches!(del.kind, StoreOpKind::Delete(_)));
+        ob.handle_stored(del.id, Err("the store said no".into()));
+        assert!(ob.poll_store().is_none(), "parked: no tight loop");
+        let end = StoreTiming::flush_end_ms(T0 + 1000);
+        let at = StoreTiming::retry_at(1, T0 + 6, Some(end));
+        assert_eq!(at, Some(T0 + 26));
+        ob.retry_store();
+        let Some(again) = ob.poll_store() else { panic!("the delete again") };
+        assert_eq!(again.kind, del.kind);
+        store.apply(&again);
+        ob.handle_stored(again.id, Ok(()));
+        assert!(store.ids("q").is_empty(), "the delivered record left the store");
+        ob.retry_store();
+        assert!(ob.poll_store().is_none(), "nothing left: retry_store is harmless");
     }
 }

@@ -1,41 +1,156 @@
 //! The drain behind `flush()`: under the store's lock (when it has one), pick up what other trackers left,
 //! send what is due until the deadline, and settle the store.
+//!
+//! Nothing here waits for the store past the flush's own end ([`StoreTiming::flush_end_ms`]: the deadline
+//! plus a small margin for the last deletes), nor for the drain lock past the deadline: a store whose calls
+//! never answer, or another tracker that holds the lock forever, cost this flush its deadline and no more.
+//! The records it could not deal with stay queued (reported as `remaining`) for the next flush.
 
 use super::js::flush_report;
 use super::Queue;
 use crate::core::ids::unit_interval;
-use crate::core::outbox::SendOutput;
+use crate::core::outbox::{FlushReport, SendOutput, StoreTiming};
+use crate::wasm::guarded::adopt;
 use crate::wasm::http::post_json;
-use crate::wasm::platform::{now_ms, sleep};
+use crate::wasm::platform::{now_ms, sleep, Deadline};
+use js_sys::{Array, Function, Object, Promise};
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
-/// Drains the queue for at most `deadline_ms` and resolves to the flush report. Never rejects.
+/// Drains the queue for at most `deadline_ms` (plus [`crate::core::outbox::FLUSH_STORE_MARGIN_MS`] for
+/// the store) and resolves to the flush report. Never rejects.
 pub async fn drain(queue: Rc<Queue>, deadline_ms: u64) -> Result<JsValue, JsValue> {
-    let _ = wasm_bindgen_futures::JsFuture::from(queue.ensure_loaded()).await;
-    let deadline = now_ms() as u64 + deadline_ms;
+    let deadline = (now_ms() as u64).saturating_add(deadline_ms);
+    let end = StoreTiming::flush_end_ms(deadline);
+    queue.flush_end.set(Some(end));
+    let report = drain_within(&queue, deadline, end).await;
+    queue.flush_end.set(None);
+    Ok(report)
+}
+
+async fn drain_within(queue: &Rc<Queue>, deadline: u64, end: u64) -> JsValue {
+    // What earlier isolates left (the first load), waited for until the deadline at most.
+    let _ = Deadline::start(deadline.saturating_sub(now_ms() as u64)).race(&queue.ensure_loaded()).await;
     let lock = queue.store.as_ref().and_then(|store| store.lock_method().map(|lock| (store.clone(), lock)));
     let Some((store, lock)) = lock else {
-        return Ok(drain_locked(queue, deadline).await);
+        return drain_locked(queue.clone(), deadline, end).await;
+    };
+    let turn = LockTurn::new();
+    let run = {
+        let (turn, queue) = (turn.clone(), queue.clone());
+        Closure::once_into_js(move || -> Promise {
+            turn.started.set(true);
+            if turn.abandoned.get() {
+                // This flush stopped waiting for the lock: it is over, and the next flush drains.
+                return Promise::resolve(&JsValue::UNDEFINED);
+            }
+            crate::wasm::platform::promise_of(async move {
+                let report = drain_locked(queue, deadline, end).await;
+                turn.finish(&report);
+                Ok(report)
+            })
+        })
     };
     let name = format!("drain:{}", queue.namespace);
-    let inner = queue.clone();
-    let run = Closure::once_into_js(move || crate::wasm::platform::promise_of(async move { Ok(drain_locked(inner, deadline).await) }));
-    match store.with_lock(&lock, &name, run.unchecked_ref()).await {
-        Ok(report) => Ok(report),
-        // The lock itself failed: drain without it (at least once beats not at all).
-        Err(_) => Ok(drain_locked(queue, deadline).await),
+    let settled = match store.call_lock(&lock, &name, run.unchecked_ref()) {
+        Ok(returned) => adopt(&returned),
+        Err(failure) => Err(JsValue::from_str(&failure.message)),
+    };
+    let settled = match settled {
+        Ok(promise) => promise,
+        Err(thrown) => return without_lock(queue, &turn, &thrown, deadline, end).await,
+    };
+    // Until the deadline: the drain under the lock finishes, or the lock call settles, or neither.
+    let either = Promise::race(&Array::of2(&turn.done, &settled));
+    let waited = Deadline::start(StoreTiming::lock_wait_ms(now_ms() as u64, deadline)).race(&either).await;
+    match waited {
+        Ok(Some(value)) if Object::is(&value, &turn.sentinel) => return turn.report(queue),
+        Err(thrown) if !turn.started.get() => return without_lock(queue, &turn, &thrown, deadline, end).await,
+        Ok(Some(_)) if !turn.started.get() => {
+            // The lock call resolved without running the drain: a broken lock; drain without it.
+            return without_lock(queue, &turn, &JsValue::from_str("store.lock resolved without calling back"), deadline, end).await;
+        }
+        Ok(None) if !turn.started.get() => {
+            // Another drain holds the lock past this flush's deadline: give up on it, keep the records.
+            turn.abandoned.set(true);
+            return turn.report(queue);
+        }
+        _ => {}
+    }
+    // The drain under the lock runs: it ends by `end` itself.
+    let _ = Deadline::start(end.saturating_sub(now_ms() as u64)).race(&turn.done).await;
+    turn.report(queue)
+}
+
+/// The lock threw or rejected before granting it: drain without it (at least once beats not at all).
+async fn without_lock(queue: &Rc<Queue>, turn: &LockTurn, thrown: &JsValue, deadline: u64, end: u64) -> JsValue {
+    turn.abandoned.set(true);
+    queue.note_store_result(&Err(format!("store.lock failed: {}", crate::wasm::cause::describe(thrown))));
+    drain_locked(queue.clone(), deadline, end).await
+}
+
+/// One flush's turn under the store's lock: whether the lock called back, whether the flush stopped
+/// waiting for it (a late call-back then does nothing), and the report of the drain it ran.
+struct LockTurn {
+    started: Cell<bool>,
+    abandoned: Cell<bool>,
+    report: RefCell<Option<JsValue>>,
+    /// Resolves to `sentinel` once the drain under the lock has its report.
+    done: Promise,
+    resolve: Option<Function>,
+    sentinel: Object,
+}
+
+impl LockTurn {
+    fn new() -> Rc<LockTurn> {
+        let mut resolve = None;
+        let done = Promise::new(&mut |res, _rej| resolve = Some(res));
+        Rc::new(LockTurn {
+            started: Cell::new(false),
+            abandoned: Cell::new(false),
+            report: RefCell::new(None),
+            done,
+            resolve,
+            sentinel: Object::new(),
+        })
+    }
+
+    fn finish(&self, report: &JsValue) {
+        if let Ok(mut slot) = self.report.try_borrow_mut() {
+            *slot = Some(report.clone());
+        }
+        if let Some(resolve) = &self.resolve {
+            let _ = resolve.call1(&JsValue::UNDEFINED, &self.sentinel);
+        }
+    }
+
+    /// The drain's report, or (no drain ran, or it did not finish in time) what is left, all `remaining`.
+    fn report(&self, queue: &Queue) -> JsValue {
+        if let Some(report) = self.report.try_borrow().ok().and_then(|r| r.clone()) {
+            return report;
+        }
+        let remaining = queue.outbox.try_borrow().map(|o| o.stats()).map(|s| s.queued + s.in_flight).unwrap_or(0);
+        flush_report(Some(&FlushReport { remaining, ..FlushReport::default() }), &queue.durability())
     }
 }
 
-async fn drain_locked(queue: Rc<Queue>, deadline: u64) -> JsValue {
-    queue.settle_store().await;
+async fn drain_locked(queue: Rc<Queue>, deadline: u64, end: u64) -> JsValue {
+    queue.settle_store_until(deadline).await;
     queue.reconcile(true).await;
     if let Ok(mut outbox) = queue.outbox.try_borrow_mut() {
         outbox.begin_flush(now_ms() as u64, deadline);
     }
     let report = send_loop(&queue, deadline, queue.endpoint.clone()).await;
-    queue.settle_store().await;
+    // Sent: now get the deletes of what was delivered (and the writes of new attempt counts) into the
+    // store, retrying what fails while this flush has time (else the next isolate sends them again).
+    queue.retry_until.set(Some(end));
+    if let Ok(mut outbox) = queue.outbox.try_borrow_mut() {
+        outbox.retry_store();
+    }
+    queue.kick();
+    queue.settle_store_until(end).await;
+    queue.retry_until.set(None);
     flush_report(report.as_ref(), &queue.durability())
 }
 
@@ -70,7 +185,7 @@ async fn send_loop(queue: &Rc<Queue>, deadline: u64, endpoint: crate::wasm::http
             SendOutput::Send { id, body } => {
                 let mut endpoint = endpoint.clone();
                 endpoint.timeout_ms = endpoint.timeout_ms.min(deadline.saturating_sub(now).max(1));
-                let outcome = post_json(&endpoint, body).await;
+                let outcome = post_json(&endpoint, body).await.outcome;
                 let jitter = match queue.entropy.try_borrow_mut() {
                     Ok(mut pool) => unit_interval(pool.take::<4>()),
                     Err(_) => js_sys::Math::random(),

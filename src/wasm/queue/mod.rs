@@ -16,11 +16,11 @@ pub use store::Store;
 
 use crate::core::batch::EncodedRecord;
 use crate::core::error::TrackError;
-use crate::core::outbox::{Outbox, OutboxConfig};
+use crate::core::outbox::{Outbox, OutboxConfig, StoreTiming};
 use crate::wasm::http::Endpoint;
-use crate::wasm::platform::{now_ms, Entropy};
+use crate::wasm::platform::{now_ms, Deadline, Entropy};
 use js_sys::Promise;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
@@ -40,6 +40,14 @@ pub struct Queue {
     flush: RefCell<Option<Promise>>,
     /// Why the last store call failed, for `stats()`; `None` when the last one worked.
     store_error: RefCell<Option<String>>,
+    /// How long store calls may take.
+    timing: StoreTiming,
+    /// While a flush runs: when it stops waiting for the store ([`StoreTiming::flush_end_ms`]). Store calls
+    /// are cut at it, and failed ones retried until it.
+    flush_end: Cell<Option<u64>>,
+    /// While a flush that has finished sending waits for the store: until when failed store operations
+    /// are retried ([`StoreTiming::retry_at`]).
+    retry_until: Cell<Option<u64>>,
     /// The bounds, for `E_QUEUE_FULL` messages.
     max_records: usize,
     max_bytes: usize,
@@ -54,6 +62,7 @@ impl Queue {
     ) -> Rc<Queue> {
         let namespace = config.namespace.clone();
         let (max_records, max_bytes) = (config.max_queue_size, config.max_queue_bytes);
+        let timing = StoreTiming::new(endpoint.timeout_ms);
         Rc::new(Queue {
             outbox: RefCell::new(Outbox::new(config)),
             store,
@@ -64,6 +73,9 @@ impl Queue {
             load: RefCell::new(None),
             flush: RefCell::new(None),
             store_error: RefCell::new(None),
+            timing,
+            flush_end: Cell::new(None),
+            retry_until: Cell::new(None),
             max_records,
             max_bytes,
         })
@@ -135,7 +147,7 @@ impl Queue {
     /// `drop_missing`, records another tracker delivered are forgotten (consistent stores only).
     async fn reconcile(self: &Rc<Self>, drop_missing: bool) {
         let Some(store) = &self.store else { return };
-        match store.list(&self.namespace).await {
+        match store.list(&self.namespace, self.store_budget_ms()).await {
             Ok((entries, malformed)) => {
                 // A listing with malformed items is not a trustworthy picture of the store: adopt what it shows,
                 // but forget nothing because of what it does not show.
@@ -145,7 +157,7 @@ impl Queue {
                 }
                 self.note_store_result(&Ok(()));
             }
-            Err(error) => self.note_store_result(&Err(error)),
+            Err(failure) => self.note_store_result(&Err(failure.message)),
         }
         self.kick();
     }
@@ -156,7 +168,26 @@ impl Queue {
         }
     }
 
-    /// Resolves once the store pump has nothing left to do.
+    /// How long a store call started now may take (cut at the running flush's end).
+    fn store_budget_ms(&self) -> u64 {
+        self.timing.call_budget_ms(now_ms() as u64, self.flush_end.get())
+    }
+
+    /// Resolves once the store pump has nothing left to do, or at epoch ms `end` (a flush's end: a store
+    /// that never answers must not hold the flush), whichever comes first. `false` when `end` came first.
+    pub async fn settle_store_until(&self, end: u64) -> bool {
+        loop {
+            let running = self.pump.try_borrow().ok().and_then(|p| p.clone());
+            let Some(promise) = running else { return true };
+            let timer = Deadline::start(end.saturating_sub(now_ms() as u64));
+            if let Ok(None) = timer.race(&promise).await {
+                return false;
+            }
+        }
+    }
+
+    /// Resolves once the store pump has nothing left to do (each store call is bounded by the store
+    /// timeout, so this ends).
     pub async fn settle_store(&self) {
         loop {
             let running = self.pump.try_borrow().ok().and_then(|p| p.clone());

@@ -1,13 +1,34 @@
 //! The user's store object (`{ put, list, delete, durability?, consistent?, lock? }`) as Rust calls.
 //!
-//! Every call turns whatever the store does — a rejected promise, a synchronous throw, a missing method, a
-//! malformed `list` result — into an `Err(String)` the outbox can act on; nothing here panics or throws.
+//! Every call turns whatever the store does — a rejected promise, a synchronous throw, a getter that throws,
+//! a missing method, a thenable whose `then` throws, an answer that never comes, a `list` result that is a
+//! revoked Proxy or throws on `length` or an index — into a [`StoreFailure`] the outbox can act on; nothing
+//! here panics or throws. Every value the store hands back is read through [`crate::wasm::guarded`], and
+//! every call is raced against a timer of the budget it is given (a late answer is ignored).
 
-use crate::wasm::errors::describe_thrown;
-use crate::wasm::js_value::{get, js_string};
-use js_sys::{Array, Function, Object, Promise, Reflect};
+use crate::core::outbox::MAX_LISTED_ENTRIES as MAX_LISTED;
+use crate::wasm::cause::describe;
+use crate::wasm::guarded::{get, is_array, item, length};
+use crate::wasm::js_value::js_string;
+use crate::wasm::platform::Deadline;
+use js_sys::{Array, Function, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
+
+/// Why a store call failed, for the outbox and `stats().storeError`: what went wrong and, when the store
+/// threw or rejected, with what (its `message`, `name`, `code` and `cause` chain, see [`describe`]).
+pub struct StoreFailure {
+    pub message: String,
+}
+
+impl StoreFailure {
+    fn new(message: String) -> StoreFailure {
+        StoreFailure { message }
+    }
+
+    fn thrown(message: String, cause: JsValue) -> StoreFailure {
+        StoreFailure { message: format!("{message}: {}", describe(&cause)) }
+    }
+}
 
 /// A store given in the `store` option.
 #[derive(Clone)]
@@ -25,7 +46,7 @@ impl Store {
             return Err("must be an object with put, list and delete methods".to_owned());
         }
         for name in REQUIRED_METHODS {
-            let method = get(&object, name).map_err(|e| describe_thrown(&e))?;
+            let method = get(&object, name).map_err(|e| format!("reading {name} threw: {}", describe(&e)))?;
             if !method.is_function() {
                 return Err(format!("has no {name}() method (a store needs put, list and delete)"));
             }
@@ -48,14 +69,15 @@ impl Store {
         get(&self.object, "lock").ok().and_then(|l| l.dyn_into::<Function>().ok())
     }
 
-    /// Calls `store.lock(name, run)` and awaits it.
-    pub async fn with_lock(&self, lock: &Function, name: &str, run: &Function) -> Result<JsValue, String> {
-        let result = lock.call2(&self.object, &JsValue::from_str(name), run).map_err(|e| describe_thrown(&e))?;
-        JsFuture::from(Promise::resolve(&result)).await.map_err(|e| describe_thrown(&e))
+    /// Calls `store.lock(name, run)` and returns what it returned at once (a promise, normally), for the
+    /// caller to race against its own deadline; `Err` with what it threw.
+    pub fn call_lock(&self, lock: &Function, name: &str, run: &Function) -> Result<JsValue, StoreFailure> {
+        lock.call2(&self.object, &JsValue::from_str(name), run)
+            .map_err(|e| StoreFailure::thrown("store.lock threw".to_owned(), e))
     }
 
-    /// `store.put([{ key, value }, ...])`.
-    pub async fn put(&self, entries: &[(String, String)]) -> Result<(), String> {
+    /// `store.put([{ key, value }, ...])`, for at most `budget_ms`.
+    pub async fn put(&self, entries: &[(String, String)], budget_ms: u64) -> Result<(), StoreFailure> {
         let array: Array = entries
             .iter()
             .map(|(key, value)| {
@@ -65,27 +87,40 @@ impl Store {
                 JsValue::from(entry)
             })
             .collect();
-        self.call("put", &array).await.map(|_| ())
+        self.call("put", &array, budget_ms).await.map(|_| ())
     }
 
-    /// `store.delete([key, ...])`.
-    pub async fn delete(&self, keys: &[String]) -> Result<(), String> {
+    /// `store.delete([key, ...])`, for at most `budget_ms`.
+    pub async fn delete(&self, keys: &[String], budget_ms: u64) -> Result<(), StoreFailure> {
         let array: Array = keys.iter().map(|k| JsValue::from_str(k)).collect();
-        self.call("delete", &array).await.map(|_| ())
+        self.call("delete", &array, budget_ms).await.map(|_| ())
     }
 
-    /// `store.list(prefix)` → `(key, value)` pairs. Entries that are not `{ key: string, value: string }` are
-    /// skipped (counted in the second element) rather than failing the whole listing.
-    pub async fn list(&self, prefix: &str) -> Result<(Vec<(String, String)>, usize), String> {
-        let listed = self.call("list", &JsValue::from_str(prefix)).await?;
-        if !Array::is_array(&listed) {
-            return Err("list() did not resolve to an array".to_owned());
+    /// `store.list(prefix)` → `(key, value)` pairs, for at most `budget_ms`. Entries that are not
+    /// `{ key: string, value: string }` (or throw when read) are skipped and counted in the second element
+    /// rather than failing the whole listing; so are entries past the first four million.
+    pub async fn list(&self, prefix: &str, budget_ms: u64) -> Result<(Vec<(String, String)>, usize), StoreFailure> {
+        let listed = self.call("list", &JsValue::from_str(prefix), budget_ms).await?;
+        let bad = |what: &str, cause: JsValue| StoreFailure::thrown(format!("store.list() resolved to {what}"), cause);
+        match is_array(&listed) {
+            Ok(true) => {}
+            Ok(false) => return Err(StoreFailure::new("store.list() did not resolve to an array".to_owned())),
+            Err(e) => return Err(bad("a value that throws on Array.isArray (a revoked Proxy?)", e)),
         }
+        let count = match length(&listed) {
+            Ok(Some(n)) => n,
+            Ok(None) => return Err(StoreFailure::new("store.list() resolved to an array without a length".to_owned())),
+            Err(e) => return Err(bad("an array whose length throws", e)),
+        };
         let mut entries = Vec::new();
-        let mut malformed = 0;
-        for item in listed.unchecked_into::<Array>().iter() {
-            let key = get(&item, "key").ok().and_then(|k| js_string(&k));
-            let value = get(&item, "value").ok().and_then(|v| js_string(&v));
+        let mut malformed = count.saturating_sub(MAX_LISTED) as usize;
+        for index in 0..count.min(MAX_LISTED) {
+            let Ok(entry) = item(&listed, index) else {
+                malformed += 1;
+                continue;
+            };
+            let key = get(&entry, "key").ok().and_then(|k| js_string(&k));
+            let value = get(&entry, "value").ok().and_then(|v| js_string(&v));
             match (key, value) {
                 (Some(key), Some(value)) => entries.push((key, value)),
                 _ => malformed += 1,
@@ -94,12 +129,18 @@ impl Store {
         Ok((entries, malformed))
     }
 
-    async fn call(&self, name: &str, argument: &JsValue) -> Result<JsValue, String> {
+    async fn call(&self, name: &str, argument: &JsValue, budget_ms: u64) -> Result<JsValue, StoreFailure> {
         let method = get(&self.object, name)
-            .map_err(|e| describe_thrown(&e))?
+            .map_err(|e| StoreFailure::thrown(format!("reading store.{name} threw"), e))?
             .dyn_into::<Function>()
-            .map_err(|_| format!("store.{name} is not a function"))?;
-        let result = method.call1(&self.object, argument).map_err(|e| format!("store.{name}: {}", describe_thrown(&e)))?;
-        JsFuture::from(Promise::resolve(&result)).await.map_err(|e| format!("store.{name}: {}", describe_thrown(&e)))
+            .map_err(|_| StoreFailure::new(format!("store.{name} is not a function")))?;
+        let result =
+            method.call1(&self.object, argument).map_err(|e| StoreFailure::thrown(format!("store.{name} threw"), e))?;
+        let deadline = Deadline::start(budget_ms);
+        match deadline.race_user(&result).await {
+            Ok(Some(value)) => Ok(value),
+            Ok(None) => Err(StoreFailure::new(format!("store.{name} did not answer within {budget_ms} ms"))),
+            Err(e) => Err(StoreFailure::thrown(format!("store.{name} rejected"), e)),
+        }
     }
 }
