@@ -1,5 +1,6 @@
 //! The limits one outbox works within.
 
+use crate::core::redact::Redactor;
 use crate::core::retry::RetryPolicy;
 
 /// Seven days: the default `max_age_ms`.
@@ -27,6 +28,9 @@ pub struct OutboxConfig {
     pub lease_ms: u64,
     /// `"aicm/v1/<fingerprint>/"` from [`crate::core::fingerprint::namespace`]: every store key starts with it.
     pub namespace: String,
+    /// Applied to every dead letter's reason and errors before it is kept, listed or stored: build it from
+    /// the API key ([`Redactor::new`]) so that a server echoing the key never puts it in the store.
+    pub redactor: Redactor,
 }
 
 impl OutboxConfig {
@@ -43,6 +47,7 @@ impl OutboxConfig {
             max_age_ms: DEFAULT_MAX_AGE_MS,
             lease_ms: 15_000,
             namespace: namespace.into(),
+            redactor: Redactor::default(),
         }
     }
 }

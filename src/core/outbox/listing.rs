@@ -67,6 +67,11 @@ impl Outbox {
                 self.remove_live(pos, true);
             }
             row.flags |= flag::SEEN;
+            // A dead letter an older version stored with the key in its reason is rewritten redacted.
+            let leaked = self.config.redactor.redact_all(std::iter::once(&mut row.reason).chain(row.errors.iter_mut()));
+            if leaked {
+                row.flags |= flag::DIRTY;
+            }
             let _ = self.dead.push(row);
         }
 

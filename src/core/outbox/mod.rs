@@ -350,8 +350,13 @@ impl Outbox {
     }
 
     /// Moves the record at `pos` to the dead letters (one put of its `d/` key, then a delete of its `q/` key).
-    fn dead_letter(&mut self, pos: u32, now_ms: u64, reason: String, status: Option<u16>, errors: Vec<String>) {
+    ///
+    /// The reason and errors pass through the configured [`crate::core::redact::Redactor`] here, the one way
+    /// into the dead letters: the API key never reaches a dead letter, `deadLetters()` or the store.
+    fn dead_letter(&mut self, pos: u32, now_ms: u64, reason: String, status: Option<u16>, mut errors: Vec<String>) {
         let Some(row) = self.remove_live(pos, true) else { return };
+        let reason = self.config.redactor.redact(&reason);
+        self.config.redactor.redact_all(errors.iter_mut());
         let dead = Dead {
             rec: row.rec,
             created_ms: row.created_ms,
