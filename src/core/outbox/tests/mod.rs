@@ -4,6 +4,7 @@
 // Test-only file (declared `#[cfg(test)] mod tests;` in outbox/mod.rs); tests/source_rules.rs reads
 // everything after the first `#[cfg(test)]` as test code.
 #[cfg(test)]
+mod isolates;
 mod redaction;
 mod scenarios;
 mod soak;
@@ -21,7 +22,8 @@ use crate::core::value::Value;
 pub(super) const T0: u64 = 1_445_412_480_000;
 /// Virtual time one request takes.
 pub(super) const LATENCY: u64 = 5;
-/// The jitter every test passes: backoff windows 500, 1000, 2000 ms... give 250, 500, 1000 ms...
+/// The jitter every test passes: the outbox draws from the upper half of each window (equal jitter), so
+/// windows 500, 1000, 2000 ms... give 375, 750, 1500 ms...
 pub(super) const JITTER: f64 = 0.5;
 pub(super) const NS: &str = "aicm/v1/00000000feedbeef/";
 
