@@ -80,7 +80,10 @@ impl Outbox {
             if leaked {
                 row.flags |= flag::DIRTY;
             }
-            let _ = self.dead.push(row);
+            let len = row.rec.json_len();
+            if self.dead.push(row).is_ok() {
+                self.dead_bytes += len;
+            }
         }
 
         let boundary = self.live.slots() as u32;
@@ -134,7 +137,9 @@ impl Outbox {
         }
         let dead: Vec<u32> = self.dead.iter().filter(|(_, r)| missing(r.flags)).map(|(p, _)| p).collect();
         for pos in dead {
-            self.dead.remove(pos);
+            if let Some(row) = self.dead.remove(pos) {
+                self.dead_bytes = self.dead_bytes.saturating_sub(row.rec.json_len());
+            }
         }
     }
 

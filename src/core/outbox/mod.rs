@@ -93,9 +93,15 @@
 //! # Semantics
 //!
 //! - **Order**: oldest first: enqueue order; records adopted from the store by their `created` time.
-//! - **Bounds**: `max_queue_size` records and `max_queue_bytes` bytes, queued plus in flight. A full outbox
-//!   refuses [`Outbox::enqueue`] with [`TrackError::QueueFull`] and changes nothing. Adopted and requeued
-//!   records are never refused (they exist already).
+//! - **Bounds** (one rule): `max_queue_size` records and `max_queue_bytes` bytes bound everything the outbox
+//!   holds: queued, in flight **and dead letters**. Only a new record can be refused: a full outbox refuses
+//!   [`Outbox::enqueue`] with [`TrackError::QueueFull`] and changes nothing (flush, or requeue or purge dead
+//!   letters, then track again). Nothing already held is ever dropped: dead-lettering and
+//!   [`Outbox::requeue_dead_letters`] move a record within the bound (requeueing never needs room, so it
+//!   always requeues every dead letter asked for); records adopted from the store are all adopted even when
+//!   they exceed the bound (a backlog another tracker left, or a tracker with a smaller bound): the outbox is
+//!   then over its bound and refuses new records until deliveries, purges or dead letters' purges bring it
+//!   under. [`Outbox::room`] says how much a new batch may add.
 //! - **Dedupe**: a `response_id` already queued, in flight or dead-lettered is kept once.
 //! - **2xx** with results matched by `response_id` (by position only for an unnamed result when the reply
 //!   has one result per record sent): `queued`, `completed`, `service_key_unknown` (or `cost_events` without
@@ -200,6 +206,8 @@ pub struct Outbox {
     dead: Table<Dead>,
     /// JSON bytes of the live rows.
     bytes: usize,
+    /// JSON bytes of the dead letters (they count against `max_queue_bytes` too).
+    dead_bytes: usize,
     /// Live rows with a batch.
     in_flight_records: usize,
     in_flight: Option<InFlight>,
@@ -228,6 +236,7 @@ impl Outbox {
             live: Table::default(),
             dead: Table::default(),
             bytes: 0,
+            dead_bytes: 0,
             in_flight_records: 0,
             in_flight: None,
             expired: Vec::new(),
@@ -260,6 +269,7 @@ impl Outbox {
             dead_lettered: self.dead.live(),
             dropped: 0,
             bytes: self.bytes,
+            dead_bytes: self.dead_bytes,
             unreadable: self.unreadable,
             duplicates: self.duplicates,
             unsaved,
@@ -297,15 +307,10 @@ impl Outbox {
             self.duplicates += 1;
             return Ok(());
         }
-        let records = self.live.live();
+        let (room_records, room_bytes) = self.room();
         let len = json.len();
-        if records >= self.config.max_queue_size || self.bytes.saturating_add(len) > self.config.max_queue_bytes {
-            return Err(TrackError::QueueFull {
-                records,
-                bytes: self.bytes,
-                max_records: self.config.max_queue_size,
-                max_bytes: self.config.max_queue_bytes,
-            });
+        if room_records == 0 || len > room_bytes {
+            return Err(self.full_error());
         }
         let rec = RecordText::new(json, &response_id)
             .ok_or_else(|| TrackError::InvalidResponseId { reason: "longer than 65,535 bytes".to_owned() })?;
@@ -316,6 +321,31 @@ impl Outbox {
             self.store.parked = false;
         }
         Ok(())
+    }
+
+    /// Records and bytes held against the bounds: queued, in flight and dead letters.
+    fn held(&self) -> (usize, usize) {
+        (self.live.live() + self.dead.live(), self.bytes.saturating_add(self.dead_bytes))
+    }
+
+    /// Room left before [`TrackError::QueueFull`]: `(records, bytes)` that [`Outbox::enqueue`] still accepts
+    /// (see the bounds rule in the module docs). A `trackBatch` checks it first so that it queues all of its
+    /// new records or none.
+    pub fn room(&self) -> (usize, usize) {
+        let (records, bytes) = self.held();
+        (self.config.max_queue_size.saturating_sub(records), self.config.max_queue_bytes.saturating_sub(bytes))
+    }
+
+    /// The [`TrackError::QueueFull`] for the outbox as it is now (records and bytes held, dead letters
+    /// included, and the limits).
+    pub fn full_error(&self) -> TrackError {
+        let (records, bytes) = self.held();
+        TrackError::QueueFull {
+            records,
+            bytes,
+            max_records: self.config.max_queue_size,
+            max_bytes: self.config.max_queue_bytes,
+        }
     }
 
     /// A row became due at `due_ms`: keeps the cached earliest due time exact.
@@ -368,7 +398,9 @@ impl Outbox {
             flags: flag::DIRTY,
         };
         // An id already dead-lettered keeps its first dead letter.
+        let len = dead.rec.json_len();
         if self.dead.push(dead).is_ok() {
+            self.dead_bytes += len;
             if let Some(flush) = &mut self.flush {
                 flush.dead_lettered += 1;
             }

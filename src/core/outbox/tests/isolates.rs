@@ -2,6 +2,9 @@
 //! `Outbox`) over the same store; the retry schedule lives in the store, so whichever isolate runs, a
 //! record's attempts are spent at the backoff's pace.
 
+// Test-only file (declared `#[cfg(test)] mod tests;` in outbox/mod.rs); tests/source_rules.rs reads
+// everything after the first `#[cfg(test)]` as test code.
+#[cfg(test)]
 use std::collections::BTreeMap;
 
 use super::*;

@@ -4,6 +4,7 @@
 // Test-only file (declared `#[cfg(test)] mod tests;` in outbox/mod.rs); tests/source_rules.rs reads
 // everything after the first `#[cfg(test)]` as test code.
 #[cfg(test)]
+mod bounds;
 mod isolates;
 mod redaction;
 mod scenarios;

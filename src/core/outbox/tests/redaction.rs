@@ -1,6 +1,9 @@
 //! Defect 5 of issue 6: the API key never reaches a dead letter, `deadLetters()` or the store, whatever the
 //! server or the network echoes.
 
+// Test-only file (declared `#[cfg(test)] mod tests;` in outbox/mod.rs); tests/source_rules.rs reads
+// everything after the first `#[cfg(test)]` as test code.
+#[cfg(test)]
 use super::*;
 use crate::core::redact::{Redactor, REDACTED};
 
