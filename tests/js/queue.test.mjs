@@ -21,7 +21,7 @@ import {
 
 const REPORT_KEYS = ['deadLettered', 'durability', 'remaining', 'retryLater', 'sent'];
 const STATS_KEYS = [
-  'bytes', 'deadLettered', 'dropped', 'duplicates', 'durability', 'inFlight', 'queued', 'sent', 'storeError',
+  'bytes', 'deadBytes', 'deadLettered', 'dropped', 'duplicates', 'durability', 'inFlight', 'queued', 'sent', 'storeError',
   'unreadable', 'unsaved',
 ];
 
