@@ -31,10 +31,22 @@ pub struct RetryPolicy {
     pub max_retry_after_ms: u64,
 }
 
+impl RetryPolicy {
+    /// `deliveryType: "immediate"` (the caller waits): 3 attempts (upstream's hard-coded 3), backoff from 0.5 s up
+    /// to 30 s, `Retry-After` capped at 60 s. The product's default, and [`RetryPolicy::default`].
+    pub const IMMEDIATE: RetryPolicy =
+        RetryPolicy { max_attempts: 3, base_delay_ms: 500, max_delay_ms: 30_000, max_retry_after_ms: 60_000 };
+    /// `deliveryType: "persistent_queue"`: 8 attempts, backoff from 2 s (upstream's queue waits 2, 4, 8, 16 s) up
+    /// to 5 min, `Retry-After` capped at 60 s: retries spread over many flushes. The product's default and
+    /// [`crate::core::outbox::OutboxConfig::new`]'s.
+    pub const QUEUE: RetryPolicy =
+        RetryPolicy { max_attempts: 8, base_delay_ms: 2_000, max_delay_ms: 300_000, max_retry_after_ms: 60_000 };
+}
+
 impl Default for RetryPolicy {
-    /// 3 attempts, 500 ms base, 30 s maximum backoff, `Retry-After` capped at 60 s.
+    /// [`RetryPolicy::IMMEDIATE`]: 3 attempts, 500 ms base, 30 s maximum backoff, `Retry-After` capped at 60 s.
     fn default() -> Self {
-        RetryPolicy { max_attempts: 3, base_delay_ms: 500, max_delay_ms: 30_000, max_retry_after_ms: 60_000 }
+        RetryPolicy::IMMEDIATE
     }
 }
 

@@ -648,8 +648,8 @@ describe('stats', () => {
     const empty = tracker.stats();
     assert.deepEqual(Object.keys(empty).sort(), STATS_KEYS);
     assert.deepEqual(empty, {
-      queued: 0, inFlight: 0, sent: 0, deadLettered: 0, dropped: 0, bytes: 0, unsaved: 0, unreadable: 0, duplicates: 0,
-      durability: 'memory', storeError: null,
+      queued: 0, inFlight: 0, sent: 0, deadLettered: 0, dropped: 0, bytes: 0, deadBytes: 0, unsaved: 0, unreadable: 0,
+      duplicates: 0, durability: 'memory', storeError: null,
     });
 
     trackMany(tracker, 3, 'st');

@@ -10,11 +10,13 @@ use std::collections::BTreeMap;
 use super::*;
 use crate::core::config::TrackerConfig;
 
-/// The product's queue defaults (8 attempts, backoff 2 s … 5 min), as a tracker builds them.
+/// The product's queue defaults (8 attempts, backoff 2 s … 5 min): the core's, which a tracker uses.
 fn product_defaults() -> OutboxConfig {
     let mut tracker = TrackerConfig::default();
     tracker.set_delivery_type("persistent_queue").unwrap();
-    OutboxConfig { policy: tracker.retry_policy(), ..config() }
+    let core = OutboxConfig::new(NS);
+    assert_eq!(core.policy, tracker.retry_policy());
+    core
 }
 
 /// One request: a fresh outbox over the store, one record tracked, one flush of at most `deadline_in`.

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use super::*;
 use crate::core::json;
 use crate::core::record;
-use crate::core::retry::HttpOutcome;
+use crate::core::retry::{HttpOutcome, RetryPolicy};
 use crate::core::value::Value;
 
 /// 2015-10-21T07:28:00Z: the virtual clock starts here.
@@ -28,8 +28,11 @@ pub(super) const LATENCY: u64 = 5;
 pub(super) const JITTER: f64 = 0.5;
 pub(super) const NS: &str = "aicm/v1/00000000feedbeef/";
 
+/// The tests' outbox: the product's defaults ([`OutboxConfig::new`]) but a short retry policy (5 attempts, 500 ms
+/// base, 30 s cap) so that exhausting attempts takes a few virtual seconds. Tests of the defaults themselves use
+/// `OutboxConfig::new` (tests/isolates.rs).
 pub(super) fn config() -> OutboxConfig {
-    OutboxConfig::new(NS)
+    OutboxConfig { policy: RetryPolicy { max_attempts: 5, ..RetryPolicy::IMMEDIATE }, ..OutboxConfig::new(NS) }
 }
 
 /// A record encoded as the tracker encodes it.
