@@ -140,8 +140,8 @@ impl Redactor {
                 if bytes.get(start..end) != Some(needle) {
                     continue;
                 }
-                let alone = !(start > 0 && bytes.get(start - 1).is_some_and(|&b| token_byte(b)))
-                    && !bytes.get(end).is_some_and(|&b| token_byte(b));
+                let before = start.checked_sub(1).and_then(|i| bytes.get(i));
+                let alone = !before.is_some_and(|&b| token_byte(b)) && !bytes.get(end).is_some_and(|&b| token_byte(b));
                 if long_key || alone {
                     ranges.push((start, end));
                 }

@@ -12,7 +12,7 @@
 //! [`Outbox::poll_send`] until it asks you to wait.**
 //!
 //! - Start: `store.list(namespace)` → [`Outbox::handle_listed`] (records an earlier isolate or page left are
-//!   adopted, due now).
+//!   adopted, due at the retry time stored with them).
 //! - `track()`: [`Outbox::enqueue`], then `poll_store`: every record enqueued in the same tick goes out in
 //!   one [`StoreOpKind::Put`].
 //! - `poll_store` → [`StoreOp`]: run it (`store.put` / `store.delete`), then [`Outbox::handle_stored`] with
@@ -116,9 +116,16 @@
 //!   non-retryable statuses** (400, 401, 403, 404, ...) → the whole batch is dead-lettered likewise.
 //! - **Retryable** (network, timeout, 408, 429, 5xx): every record's attempts + 1; at `max_attempts`, or
 //!   once older than `max_age_ms`, it is dead-lettered ("gave up after N attempts: ..." / "expired after
-//!   ..."); else it is due after the server's `Retry-After` (capped) or a full-jitter backoff on its
-//!   attempts, and **nothing else is sent to the server before then** (an outage or a 429 is the server's
-//!   state, not the batch's). The new attempt count is written back to the store.
+//!   ..."); else it is due after the server's `Retry-After` (capped) or an equal-jitter backoff on its
+//!   attempts (`[w/2, w)` of the window `w`, so attempts are at least half a window apart), and **nothing
+//!   else is sent to the server before then** (an outage or a 429 is the server's state, not the batch's).
+//!   The new attempt count and the retry time are written back to the store, so that a tracker in another
+//!   isolate keeps the backoff ([`Outbox::handle_listed`] adopts records due at their stored retry time and
+//!   merges counts monotonically).
+//! - **A success ends the outage**: when a 2xx delivers records, the records waiting for a retry are due at
+//!   once (and the retry pause ends); if that early send fails, it costs them no attempt.
+//! - **Redaction**: every dead letter's reason and errors pass through the config's
+//!   [`crate::core::redact::Redactor`] before they are kept, listed or stored.
 //! - **Leases**: a batch in flight for `lease_ms` is given up on: its records are due again. A late reply
 //!   for it still counts (an ack is an ack; so is a per-record rejection); a late failure is ignored.
 //! - **Store**: one operation at a time. Puts go before deletes, so a dead letter's `d/` key is written
