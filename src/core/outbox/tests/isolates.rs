@@ -190,3 +190,25 @@ fn a_success_after_an_outage_sends_the_waiting_records_at_once_at_no_attempt_cos
     drive_flush(&mut next, &mut store, &mut now, 10, |_| http(503, "down"));
     assert_eq!(store.value("q", "w0").get("attempts").and_then(Value::as_f64), Some(2.0));
 }
+
+#[test]
+fn two_trackers_failing_the_same_attempt_at_once_count_it_once_and_both_wait() {
+    let mut store = FakeStore::default();
+    let _written = outbox_with(config(), &ids("r", 1), &mut store);
+    // Two isolates list the record at the same moment and both send it: the server is down.
+    let mut a = Outbox::new(config());
+    let mut b = Outbox::new(config());
+    a.handle_listed(store.listing(), T0, true);
+    b.handle_listed(store.listing(), T0, true);
+    let (mut now_a, mut now_b) = (T0, T0);
+    drive_flush(&mut a, &mut store, &mut now_a, 10, |_| http(503, "down"));
+    drive_flush(&mut b, &mut store, &mut now_b, 10, |_| http(503, "down"));
+    // Both wrote attempts 1: the same attempt made twice at once counts once.
+    assert_eq!(store.value("q", "r0").get("attempts").and_then(Value::as_f64), Some(1.0));
+    // Neither tries again before the backoff, whichever lists first.
+    for ob in [&mut a, &mut b] {
+        let mut now = T0 + 100;
+        ob.handle_listed(store.listing(), now, true);
+        assert!(drive_flush(ob, &mut store, &mut now, 200, script(vec![])).sends().is_empty());
+    }
+}
