@@ -76,9 +76,14 @@ export interface TrackerOptions<D extends DeliveryType = "immediate"> {
    * own object with put/list/delete). Default: memory inside the tracker (`durability: "memory"`).
    */
   store?: D extends "persistent_queue" ? OutboxStore : never;
-  /** Persistent queue only: most records queued or in flight; more throws `E_QUEUE_FULL`. Default 10000. */
+  /**
+   * Persistent queue only: most records held, queued, in flight AND dead-lettered together; a new record past it
+   * throws `E_QUEUE_FULL` (flush, requeue or purge dead letters). Nothing held is ever dropped: requeueing never
+   * needs room, and a larger backlog found in the store is adopted whole (new records wait until it shrinks).
+   * Default 10000.
+   */
   maxQueueSize?: number;
-  /** Persistent queue only: most bytes of records queued or in flight. Default 16777216. */
+  /** Persistent queue only: most bytes of records held (queued, in flight and dead letters), as `maxQueueSize`. Default 16777216. */
   maxQueueBytes?: number;
   /** Persistent queue only: a record older than this is dead-lettered at its next failure. Default 7 days. */
   maxAgeMs?: number;
@@ -95,9 +100,16 @@ export interface TrackerOptions<D extends DeliveryType = "immediate"> {
    * there: past it the call counts as failed and its records are written again later). Default 10000.
    */
   timeoutMs?: number;
-  /** HTTP attempts per record, 1..=10. Default 3 (immediate) or 8 (persistent queue, spread over flushes). */
+  /**
+   * HTTP attempts per record, 1..=10. Default 3 (immediate) or 8 (persistent queue, spread over flushes; the retry
+   * time is stored with the record, so a tracker in a new isolate or page keeps the backoff).
+   */
   maxAttempts?: number;
-  /** Base of the exponential backoff: full jitter over min(retryMaxDelayMs, base * 2^(n-1)). Default 500 (immediate) or 2000 (persistent queue). */
+  /**
+   * Base of the exponential backoff, window w = min(retryMaxDelayMs, base * 2^(n-1)): immediate waits random(0, w)
+   * (full jitter), the persistent queue random(w/2, w) so that attempts are at least half a window apart.
+   * Default 500 (immediate) or 2000 (persistent queue).
+   */
   retryBaseDelayMs?: number;
   /** Upper bound of one backoff delay. Default 30000 (immediate) or 300000 (persistent queue). */
   retryMaxDelayMs?: number;
@@ -149,8 +161,13 @@ export interface BatchOptions {
   anonymizer?: Anonymizer;
 }
 
-/** The server's statuses, or "failed" when the record was not delivered. */
-export type TrackStatus = "queued" | "completed" | "service_key_unknown" | "error" | "failed";
+/**
+ * The server's statuses; "failed" when the server certainly did not accept the record (it refused every attempt, or
+ * the connection never opened); "unknown" when the attempts ran out after one that may have reached the server
+ * without a definitive answer (a timeout, a connection lost mid-request, a 2xx without a readable result for it):
+ * the service may hold it. Retry either with the same `responseId` only (the service deduplicates on it).
+ */
+export type TrackStatus = "queued" | "completed" | "service_key_unknown" | "error" | "failed" | "unknown";
 
 /** Why a record was not delivered (or what the server reported as its error). */
 export interface DeliveryFailure {
@@ -179,7 +196,7 @@ export interface TrackResult {
   /** The server's per-record errors (may be empty). */
   errors: string[];
   costEvents: JsonValue[] | null;
-  /** Set when `status` is "failed" or "error". */
+  /** Set when `status` is "failed", "unknown" or "error". Never contains the API key (redacted as "[redacted]"). */
   error: DeliveryFailure | null;
   /** HTTP attempts made for this record. */
   attempts: number;
@@ -231,6 +248,8 @@ export interface QueueStats {
   dropped: number;
   /** Bytes of records queued or in flight. */
   bytes: number;
+  /** Bytes of the dead letters' records (`bytes + deadBytes` is what `maxQueueBytes` bounds). */
+  deadBytes: number;
   /** Records whose store write has not succeeded yet (lost if the runtime dies now). */
   unsaved: number;
   /** Store entries under this tracker's namespace it could not read (left untouched). */
@@ -248,6 +267,7 @@ export interface QueueStats {
 /** A record that will not be delivered unless requeued: refused by the service, or out of attempts or time. */
 export interface DeadLetter {
   responseId: string;
+  /** Why, in words; the API key is redacted from it (and from `errors`) before it is kept or stored. */
   reason: string;
   /** The HTTP status that decided it, or null (network, timeout, per-record error in a 2xx). */
   status: number | null;
@@ -267,7 +287,7 @@ export interface DeadLetter {
  * @example
  * const tracker = new Tracker({ apiKey: env.AICM_API_KEY });
  * const outcome = await tracker.track("openai::gpt-4o-mini", { prompt_tokens: 12, completion_tokens: 30 });
- * if (outcome.status === "failed") console.warn(outcome.error);
+ * if (outcome.status === "failed" || outcome.status === "unknown") console.warn(outcome.error);
  */
 export class Tracker<D extends DeliveryType = "immediate"> {
   /**
@@ -282,7 +302,8 @@ export class Tracker<D extends DeliveryType = "immediate"> {
    * `E_INVALID_SERVICE_KEY`, `E_INVALID_USAGE`, `E_NON_FINITE_NUMBER`, `E_UNSUPPORTED_VALUE`, `E_CYCLIC_VALUE`,
    * `E_TOO_DEEP`, `E_INVALID_TIMESTAMP`, `E_INVALID_RESPONSE_ID`, `E_INVALID_CUSTOMER_KEY`, `E_INVALID_CONTEXT`,
    * `E_RECORD_TOO_LARGE`, `E_TRACKER_CLOSED`. Delivery failures (network, timeout, HTTP errors after the retries)
-   * do not reject: the promise RESOLVES with `status: "failed"` and `error` set.
+   * do not reject: the promise RESOLVES with `status: "failed"` (or `"unknown"` when an attempt may have reached the
+   * server: a timeout or a connection lost mid-request) and `error` set.
    * Persistent queue: returns `{ responseId }` at once, the record in the outbox (its store write starts in this
    * tick); throws `E_QUEUE_FULL` when the outbox is full.
    */
@@ -321,7 +342,11 @@ export class Tracker<D extends DeliveryType = "immediate"> {
   /** The dead letters, oldest first (always empty in immediate mode). */
   deadLetters(): Promise<DeadLetter[]>;
 
-  /** Puts dead letters (all, or those listed) back in the queue, due now; resolves to how many. */
+  /**
+   * Puts dead letters (all, or those listed) back in the queue, due now with their attempts reset; resolves to how
+   * many. Dead letters already count against `maxQueueSize`/`maxQueueBytes`, so this never exceeds the bounds and
+   * never refuses.
+   */
   requeueDeadLetters(responseIds?: string[]): Promise<number>;
 
   /** Deletes dead letters (all, or those listed) for good; resolves to how many. */

@@ -169,20 +169,17 @@ impl TrackerConfig {
         Ok(())
     }
 
-    /// Attempts and delays: the user's options, else the delivery type's defaults.
-    ///
-    /// - immediate: 3 attempts (upstream's hard-coded 3), backoff from 0.5 s up to 30 s: the caller waits.
-    /// - persistent queue: 8 attempts, backoff from 2 s (upstream's queue waits 2, 4, 8, 16 s) up to 5 min, so
-    ///   retries spread over many flushes and an outage of several minutes dead-letters nothing.
+    /// Attempts and delays: the user's options, else the delivery type's defaults, which are the core's
+    /// ([`RetryPolicy::IMMEDIATE`], [`RetryPolicy::QUEUE`]: one source).
     pub fn retry_policy(&self) -> RetryPolicy {
-        let (attempts, base, max) = match self.delivery {
-            DeliveryType::Immediate => (3, 500, 30_000),
-            DeliveryType::PersistentQueue => (8, 2_000, 300_000),
+        let defaults = match self.delivery {
+            DeliveryType::Immediate => RetryPolicy::IMMEDIATE,
+            DeliveryType::PersistentQueue => RetryPolicy::QUEUE,
         };
         RetryPolicy {
-            max_attempts: self.max_attempts_option.unwrap_or(attempts),
-            base_delay_ms: self.retry_base_delay_option.unwrap_or(base),
-            max_delay_ms: self.retry_max_delay_option.unwrap_or(max),
+            max_attempts: self.max_attempts_option.unwrap_or(defaults.max_attempts),
+            base_delay_ms: self.retry_base_delay_option.unwrap_or(defaults.base_delay_ms),
+            max_delay_ms: self.retry_max_delay_option.unwrap_or(defaults.max_delay_ms),
             max_retry_after_ms: self.max_retry_after_ms,
         }
     }

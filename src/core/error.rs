@@ -47,8 +47,9 @@ pub enum TrackError {
     InvalidOption { option: String, reason: String },
     /// No API key was given and the tracker was not told it talks to the user's own proxy.
     MissingApiKey,
-    /// The outbox already holds `max_records` records or `max_bytes` bytes: nothing was added. Flush (or raise
-    /// `maxQueueSize`/`maxQueueBytes`) and track again; nothing already queued was dropped.
+    /// The outbox already holds `max_records` records or `max_bytes` bytes (queued, in flight and dead
+    /// letters): nothing was added. Flush, requeue or purge dead letters (or raise
+    /// `maxQueueSize`/`maxQueueBytes`) and track again; nothing already held was dropped.
     QueueFull { records: usize, bytes: usize, max_records: usize, max_bytes: usize },
     /// The tracker was closed; create a new one.
     TrackerClosed,
@@ -133,7 +134,7 @@ impl fmt::Display for TrackError {
             ),
             TrackError::QueueFull { records, bytes, max_records, max_bytes } => write!(
                 f,
-                "queue: full ({records} records, {bytes} bytes; limits maxQueueSize {max_records}, maxQueueBytes {max_bytes}); flush() and track again"
+                "queue: full ({records} records, {bytes} bytes, dead letters included; limits maxQueueSize {max_records}, maxQueueBytes {max_bytes}); flush(), requeue or purge dead letters, and track again"
             ),
             TrackError::TrackerClosed => write!(f, "tracker: closed; create a new Tracker"),
             TrackError::Reentrant => write!(f, "tracker: called from inside its own anonymizer or fetch while busy"),

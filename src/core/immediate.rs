@@ -70,19 +70,27 @@
 //!   `policy.max_attempts` attempts; then every record fails with the last error.
 //! - **Any other status** (other 4xx, 1xx, 3xx): every record of the send fails with `HttpStatus` and a body
 //!   excerpt. Not retried.
+//! - **`unknown`, not `failed`**: a record that ends `failed` after an attempt that may have reached the
+//!   server without a definitive answer ([`retry::may_have_been_accepted`]: a timeout, a connection lost
+//!   mid-request, a 2xx without a readable result for it) is reported `"unknown"`: the server may hold it.
+//!   `"failed"` means the server certainly did not accept it. Either may be retried with the same
+//!   `responseId` (the service deduplicates); never under a new id.
+//! - Every error text and server message in the report passes through the config's
+//!   [`crate::core::redact::Redactor`]: the API key never appears in a result.
 //! - `triggered_limits` of the last 2xx reply that carried one is reported once for the whole delivery.
 
 use std::collections::VecDeque;
 
 use crate::core::batch::{self, EncodedRecord};
 use crate::core::error::DeliveryError;
+use crate::core::redact::Redactor;
 use crate::core::response::{self, ResultVerdict, ServerResult, TrackReply};
 use crate::core::retry::{self, HttpOutcome, OutcomeClass, RetryPolicy};
 use crate::core::sort::sort_by;
 use crate::core::value::Value;
 
 /// The limits one immediate delivery works within.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImmediateConfig {
     /// Attempts and delays for retryable failures.
     pub policy: RetryPolicy,
@@ -92,6 +100,9 @@ pub struct ImmediateConfig {
     pub max_batch_bytes: usize,
     /// Per-attempt deadline handed to the bindings with each [`Output::Send`].
     pub timeout_ms: u64,
+    /// Applied to every error text and server message of the report ([`ImmediateDelivery::into_report`]):
+    /// build it from the API key ([`Redactor::new`]).
+    pub redactor: Redactor,
 }
 
 impl Default for ImmediateConfig {
@@ -102,6 +113,7 @@ impl Default for ImmediateConfig {
             max_batch_size: 1000,
             max_batch_bytes: 4 * 1024 * 1024,
             timeout_ms: 10_000,
+            redactor: Redactor::default(),
         }
     }
 }
@@ -137,8 +149,9 @@ pub enum Output {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordOutcome {
     pub response_id: String,
-    /// `queued`, `completed`, `service_key_unknown` (server statuses), `error` (the server rejected the record)
-    /// or `failed` (not delivered).
+    /// `queued`, `completed`, `service_key_unknown` (server statuses), `error` (the server rejected the record),
+    /// `failed` (not delivered: the server certainly did not accept it) or `unknown` (not confirmed: an attempt
+    /// may have reached the server; see [`UNKNOWN`]).
     pub status: String,
     /// The server's messages for this record (e.g. why a service key is unknown); empty when there are none.
     pub errors: Vec<String>,
@@ -185,11 +198,23 @@ pub struct ImmediateDelivery {
     records: Vec<EncodedRecord>,
     decided: Vec<Option<Decided>>,
     attempts: Vec<u32>,
+    /// Per record: an attempt that carried it may have reached the server without an answer saying what
+    /// became of it (a timeout, a connection lost mid-request, a 2xx that could not be read). Such a record
+    /// is never reported `failed`: if nothing definitive follows, it is `unknown`.
+    maybe_accepted: Vec<bool>,
     queue: VecDeque<PendingSend>,
     in_flight: Option<InFlight>,
     next_id: u64,
     triggered_limits: Option<Value>,
 }
+
+/// `status` of a record the server certainly did not accept (it may be sent again safely).
+pub const FAILED: &str = "failed";
+/// `status` of a record that ran out of attempts after an attempt that may have reached the server (a
+/// timeout, a connection lost mid-request, an unreadable 2xx): it may or may not have been accepted. Sending
+/// it again with the same `responseId` is safe (the service deduplicates); sending it under a new id may bill
+/// twice.
+pub const UNKNOWN: &str = "unknown";
 
 /// A record's outcome minus what the machine tracks separately (id, attempts).
 #[derive(Debug, Clone)]
@@ -202,7 +227,7 @@ struct Decided {
 
 impl Decided {
     fn failed(error: DeliveryError) -> Decided {
-        Decided { status: "failed", errors: Vec::new(), cost_events: None, error: Some(error) }
+        Decided { status: FAILED, errors: Vec::new(), cost_events: None, error: Some(error) }
     }
 
     fn rejected(errors: Vec<String>) -> Decided {
@@ -228,6 +253,7 @@ impl ImmediateDelivery {
             records: flat,
             decided: vec![None; count],
             attempts: vec![0; count],
+            maybe_accepted: vec![false; count],
             queue,
             in_flight: None,
             next_id: 0,
@@ -269,9 +295,13 @@ impl ImmediateDelivery {
                 return;
             }
         };
+        let maybe = retry::may_have_been_accepted(&outcome);
         for &i in &flight.indices {
             if let Some(count) = self.attempts.get_mut(i) {
                 *count = count.saturating_add(1);
+            }
+            if let Some(flag) = self.maybe_accepted.get_mut(i).filter(|_| maybe) {
+                *flag = true;
             }
         }
         match retry::classify(&outcome) {
@@ -299,6 +329,8 @@ impl ImmediateDelivery {
                 }
             }
         }
+        let redactor = &self.config.redactor;
+        let maybe_accepted = &self.maybe_accepted;
         let outcomes = self
             .records
             .into_iter()
@@ -311,12 +343,19 @@ impl ImmediateDelivery {
                         message: "the delivery was stopped before this record was delivered".to_owned(),
                     }))
                 });
+                let status = if decided.status == FAILED && maybe_accepted.get(i).copied().unwrap_or(false) {
+                    UNKNOWN
+                } else {
+                    decided.status
+                };
+                let mut errors = decided.errors;
+                redactor.redact_all(errors.iter_mut());
                 RecordOutcome {
                     response_id: record.response_id,
-                    status: decided.status.to_owned(),
-                    errors: decided.errors,
+                    status: status.to_owned(),
+                    errors,
                     cost_events: decided.cost_events,
-                    error: decided.error,
+                    error: decided.error.map(|e| e.redacted(redactor)),
                     attempts,
                 }
             })
@@ -548,7 +587,7 @@ mod tests {
         jitter: f64,
         mut server: impl FnMut(&Request) -> HttpOutcome,
     ) -> Run {
-        let mut delivery = ImmediateDelivery::new(records, config);
+        let mut delivery = ImmediateDelivery::new(records, config.clone());
         let mut now = T0;
         let mut timeline = Vec::new();
         let mut bodies = Vec::new();
@@ -711,10 +750,12 @@ mod tests {
         assert_eq!((run.outcome("r0").status.as_str(), run.outcome("r0").attempts), ("queued", 3));
 
         let run = drive(recs(1), config(), 0.5, script(vec![timeout.clone(), network.clone(), timeout]));
-        assert_eq!(run.outcome("r0").status, "failed");
+        assert_eq!(run.outcome("r0").status, "unknown");
         assert_eq!(run.outcome("r0").error, Some(DeliveryError::Timeout { timeout_ms: 10_000 }));
 
+        // A refused connection never carried the request: certainly not accepted.
         let run = drive(recs(1), config(), 0.5, |_| network.clone());
+        assert_eq!(run.outcome("r0").status, "failed");
         assert_eq!(run.outcome("r0").error, Some(DeliveryError::Network { message: "connection refused".into() }));
         assert_eq!(run.outcome("r0").attempts, 3);
     }
@@ -905,9 +946,10 @@ mod tests {
             o("r3").cost_events,
             Some(Value::Array(vec![Value::object([("vendor_id", Value::from("openai")), ("cost", Value::from("0.00012"))])]))
         );
-        assert_eq!(o("r4").status, "failed");
+        // A 2xx without a readable verdict for the record: the server took the request, it may hold it.
+        assert_eq!(o("r4").status, "unknown");
         assert!(matches!(o("r4").error, Some(DeliveryError::InvalidResponse { .. })));
-        assert_eq!(o("r5").status, "failed");
+        assert_eq!(o("r5").status, "unknown");
         assert!(matches!(&o("r5").error, Some(DeliveryError::InvalidResponse { reason }) if reason.contains("deduplicated")));
         assert_eq!(o("r6").status, "error");
         assert_eq!(o("r6").error, Some(DeliveryError::Rejected { errors: vec!["Missing payload.".into()] }));
@@ -920,7 +962,7 @@ mod tests {
         let run = drive(recs(3), config(), 0.5, script(vec![http(202, r#"{"results":[{"response_id":"r1","status":"queued"}]}"#)]));
         assert_eq!(run.outcome("r1").status, "queued");
         for id in ["r0", "r2"] {
-            assert_eq!(run.outcome(id).status, "failed");
+            assert_eq!(run.outcome(id).status, "unknown", "a 2xx that does not say: the server may hold it");
             assert_eq!(run.outcome(id).error, Some(DeliveryError::MissingResult));
         }
     }
@@ -946,12 +988,12 @@ mod tests {
     }
 
     #[test]
-    fn unreadable_2xx_fails_every_record_without_retry() {
+    fn unreadable_2xx_is_unknown_for_every_record_without_retry() {
         for body in ["", "<html>ok</html>", r#"{"ok":true}"#, r#"{"results":"queued"}"#] {
             let run = drive(recs(2), config(), 0.5, script(vec![http(202, body)]));
             assert_eq!(run.sends().len(), 1, "not retried: {body:?}");
             for o in &run.report.outcomes {
-                assert_eq!(o.status, "failed");
+                assert_eq!(o.status, "unknown", "the server accepted the request: it may hold the records");
                 assert_eq!(o.attempts, 1);
                 assert!(matches!(o.error, Some(DeliveryError::InvalidResponse { .. })), "{body:?}: {:?}", o.error);
             }
@@ -1044,6 +1086,54 @@ mod tests {
         assert_eq!(delivery.poll_output(T0 + 260), Output::Done);
         let report = delivery.into_report();
         assert_eq!((report.outcomes[0].status.as_str(), report.outcomes[0].attempts), ("queued", 2));
+    }
+
+    #[test]
+    fn attempts_that_may_have_reached_the_server_end_unknown_not_failed() {
+        let timeout = HttpOutcome::Timeout { timeout_ms: 10_000 };
+        let dropped = HttpOutcome::Network { message: "fetch failed: other side closed".into() };
+        let refused = HttpOutcome::Network { message: "fetch failed: connect ECONNREFUSED 127.0.0.1:9".into() };
+        // Every attempt timed out, or the connection dropped mid-request: unknown, with the last error.
+        for last in [timeout.clone(), dropped.clone()] {
+            let run = drive(recs(2), config(), 0.5, move |_| last.clone());
+            for o in &run.report.outcomes {
+                assert_eq!((o.status.as_str(), o.attempts), ("unknown", 3), "{:?}", o.error);
+            }
+        }
+        // One early timeout is enough: the later 503s do not prove the first attempt was not stored.
+        let run = drive(recs(1), config(), 0.5, script(vec![timeout, http(503, "busy"), http(503, "busy")]));
+        assert_eq!(run.outcome("r0").status, "unknown");
+        assert_eq!(run.outcome("r0").error, Some(DeliveryError::HttpStatus { status: 503, body: "busy".into() }));
+        // Answers that certainly refused the request, and connections that never opened: failed.
+        for outcome in [http(503, "busy"), http(401, "no"), refused] {
+            let run = drive(recs(1), config(), 0.5, move |_| outcome.clone());
+            assert_eq!(run.outcome("r0").status, "failed", "{:?}", run.outcome("r0").error);
+        }
+        // A definitive answer after a timeout wins: delivered, or rejected by the server.
+        let run = drive(recs(1), config(), 0.5, script_then_queued(vec![HttpOutcome::Timeout { timeout_ms: 1 }]));
+        assert_eq!(run.outcome("r0").status, "queued");
+        let rejected = r#"{"results":[{"response_id":"r0","status":"error","errors":["bad"]}]}"#;
+        let run = drive(recs(1), config(), 0.5, script(vec![HttpOutcome::Timeout { timeout_ms: 1 }, http(202, rejected)]));
+        assert_eq!(run.outcome("r0").status, "error");
+    }
+
+    #[test]
+    fn the_api_key_never_reaches_a_result() {
+        const KEY: &str = "sk-proj-Zq8w1x2c3v4b5n6m7";
+        let keyed = ImmediateConfig { redactor: crate::core::redact::Redactor::new(Some(KEY)), ..config() };
+        let echo = format!(r#"{{"detail":"Invalid API key {KEY}"}}"#);
+        let run = drive(recs(1), keyed.clone(), 0.5, script(vec![http(401, &echo)]));
+        let o = run.outcome("r0");
+        assert_eq!(o.error, Some(DeliveryError::HttpStatus { status: 401, body: r#"{"detail":"Invalid API key [redacted]"}"#.into() }));
+        let rejected = format!(r#"{{"results":[{{"response_id":"r0","status":"error","errors":["key {KEY}"]}}]}}"#);
+        let run = drive(recs(1), keyed.clone(), 0.5, script(vec![http(202, &rejected)]));
+        assert_eq!(run.outcome("r0").errors, vec!["key [redacted]".to_owned()]);
+        assert_eq!(run.outcome("r0").error, Some(DeliveryError::Rejected { errors: vec!["key [redacted]".into()] }));
+        let network = HttpOutcome::Network { message: format!("Bearer {KEY} refused by the proxy") };
+        let run = drive(recs(1), keyed, 0.5, move |_| network.clone());
+        assert_eq!(run.outcome("r0").error, Some(DeliveryError::Network { message: "Bearer [redacted] refused by the proxy".into() }));
+        let shown = format!("{:?}", run.report);
+        assert!(!shown.contains("Zq8w1x2c3v4b"), "{shown}");
     }
 
     #[test]

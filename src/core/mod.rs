@@ -13,6 +13,7 @@
 //! - [`retry`] and [`response`]: what an HTTP outcome means and when to try again.
 //! - [`immediate`]: the delivery state machine for `deliveryType: "immediate"`.
 //! - [`error`]: every error a caller can see, each with a stable code.
+//! - [`redact`]: keeps the API key out of every reason, result and dead letter.
 
 pub mod anonymize;
 pub mod batch;
@@ -26,6 +27,7 @@ pub mod import;
 pub mod json;
 pub mod outbox;
 pub mod record;
+pub mod redact;
 pub mod response;
 pub mod retry;
 pub mod safe_url;

@@ -31,10 +31,22 @@ pub struct RetryPolicy {
     pub max_retry_after_ms: u64,
 }
 
+impl RetryPolicy {
+    /// `deliveryType: "immediate"` (the caller waits): 3 attempts (upstream's hard-coded 3), backoff from 0.5 s up
+    /// to 30 s, `Retry-After` capped at 60 s. The product's default, and [`RetryPolicy::default`].
+    pub const IMMEDIATE: RetryPolicy =
+        RetryPolicy { max_attempts: 3, base_delay_ms: 500, max_delay_ms: 30_000, max_retry_after_ms: 60_000 };
+    /// `deliveryType: "persistent_queue"`: 8 attempts, backoff from 2 s (upstream's queue waits 2, 4, 8, 16 s) up
+    /// to 5 min, `Retry-After` capped at 60 s: retries spread over many flushes. The product's default and
+    /// [`crate::core::outbox::OutboxConfig::new`]'s.
+    pub const QUEUE: RetryPolicy =
+        RetryPolicy { max_attempts: 8, base_delay_ms: 2_000, max_delay_ms: 300_000, max_retry_after_ms: 60_000 };
+}
+
 impl Default for RetryPolicy {
-    /// 3 attempts, 500 ms base, 30 s maximum backoff, `Retry-After` capped at 60 s.
+    /// [`RetryPolicy::IMMEDIATE`]: 3 attempts, 500 ms base, 30 s maximum backoff, `Retry-After` capped at 60 s.
     fn default() -> Self {
-        RetryPolicy { max_attempts: 3, base_delay_ms: 500, max_delay_ms: 30_000, max_retry_after_ms: 60_000 }
+        RetryPolicy::IMMEDIATE
     }
 }
 
@@ -103,6 +115,33 @@ pub fn outcome_error(outcome: &HttpOutcome) -> DeliveryError {
         }
         HttpOutcome::Network { message } => DeliveryError::Network { message: message.clone() },
         HttpOutcome::Timeout { timeout_ms } => DeliveryError::Timeout { timeout_ms: *timeout_ms },
+    }
+}
+
+/// Texts in a network error's message that say the request never left (case-insensitive): DNS failures,
+/// refused or unreachable connections, TLS and URL errors. Any other network error may have happened after
+/// the server read the request.
+const NEVER_SENT_MARKERS: &[&str] = &[
+    "econnrefused", "connection refused", "enotfound", "eai_again", "getaddrinfo", "enetunreach", "ehostunreach",
+    "invalid url", "err_invalid_url", "certificate", "cert_", "err_tls", "ssl", "self signed", "self-signed",
+];
+
+/// True when the records of an attempt that ended with `outcome` may have been accepted by the server
+/// although the outcome does not say which: a timeout (the server may have stored them and answered too
+/// late), a network error other than one that shows the request never left ([`NEVER_SENT_MARKERS`]: a
+/// dropped connection, a reset, a browser's bare "Failed to fetch"), or a 2xx (the server took the request;
+/// a record it gave no readable result for may still be stored). Any other HTTP status: `false` (the
+/// server answered that it did not take them).
+///
+/// A record that runs out of attempts after such an outcome is reported `unknown`, not `failed`.
+pub fn may_have_been_accepted(outcome: &HttpOutcome) -> bool {
+    match outcome {
+        HttpOutcome::Timeout { .. } => true,
+        HttpOutcome::Network { message } => {
+            let message = message.to_ascii_lowercase();
+            !NEVER_SENT_MARKERS.iter().any(|marker| message.contains(marker))
+        }
+        HttpOutcome::Response { status, .. } => classify_status(*status) == OutcomeClass::Success,
     }
 }
 
@@ -293,6 +332,23 @@ mod tests {
         assert_eq!(retry_delay_ms(&p, 2, &response(400, Some("3")), 0, 0.5), 500);
         assert_eq!(retry_delay_ms(&p, 2, &response(500, None), 0, 0.5), 500);
         assert_eq!(retry_delay_ms(&p, 2, &HttpOutcome::Timeout { timeout_ms: 1 }, 0, 0.5), 500);
+    }
+
+    #[test]
+    fn which_outcomes_may_have_been_accepted() {
+        let network = |m: &str| HttpOutcome::Network { message: m.to_owned() };
+        assert!(may_have_been_accepted(&HttpOutcome::Timeout { timeout_ms: 1 }));
+        assert!(may_have_been_accepted(&network("fetch failed")));
+        assert!(may_have_been_accepted(&network("TypeError: Failed to fetch")));
+        assert!(may_have_been_accepted(&network("other side closed (UND_ERR_SOCKET)")));
+        assert!(may_have_been_accepted(&network("read ECONNRESET")));
+        for never in ["connect ECONNREFUSED 127.0.0.1:1", "getaddrinfo ENOTFOUND x.invalid", "Invalid URL", "unable to verify the first certificate"] {
+            assert!(!may_have_been_accepted(&network(never)), "{never}");
+        }
+        assert!(may_have_been_accepted(&response(202, None)));
+        for status in [400, 401, 408, 413, 422, 429, 500, 503] {
+            assert!(!may_have_been_accepted(&response(status, None)), "{status}");
+        }
     }
 
     #[test]

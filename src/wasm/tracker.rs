@@ -12,6 +12,7 @@ use crate::core::fingerprint::namespace;
 use crate::core::outbox::OutboxConfig;
 use crate::core::error::TrackError;
 use crate::core::immediate::ImmediateConfig;
+use crate::core::redact::Redactor;
 use crate::core::record::{build_record, BuildContext, RecordDefaults, RecordInput};
 use crate::wasm::anonymizer::JsAnonymizer;
 use crate::wasm::deliver::deliver;
@@ -272,6 +273,7 @@ fn outbox_config(config: &TrackerConfig) -> OutboxConfig {
         max_age_ms: config.max_age_ms,
         lease_ms: config.timeout_ms + LEASE_MARGIN_MS,
         namespace: namespace(&config.api_base, &config.api_url, api_key),
+        redactor: Redactor::new(config.api_key.as_deref()),
     }
 }
 
@@ -295,5 +297,6 @@ fn immediate_config(config: &TrackerConfig) -> ImmediateConfig {
         max_batch_size: config.max_batch_size,
         max_batch_bytes: config.max_batch_bytes,
         timeout_ms: config.timeout_ms,
+        redactor: Redactor::new(config.api_key.as_deref()),
     }
 }

@@ -384,14 +384,16 @@ describe('pagehide: flush({ deadlineMs: 2000 }) while the page goes away', () =>
 });
 
 describe('ingest down during a flush (every request 503)', () => {
-  test('records stay queued and in IndexedDB across a reload, then a new tracker delivers them once it recovers', async () => {
+  test('records stay queued and in IndexedDB across a reload, then a new tracker delivers them once it recovers and their stored retry time has come', async () => {
     const page = await env.openPage();
     try {
-      ingest.setFaults({ always: { status: 503, retryAfter: '60' } });
+      // Retry-After 1 s, past the first flush's deadline: one attempt, and the retry time is stored with the
+      // records, so the tracker of the reloaded page waits for it (it does not retry at once).
+      ingest.setFaults({ always: { status: 503, retryAfter: '1' } });
       const options = env.trackerOptions({ dbName: 'outage' });
       const tracked = ids('outage', 20);
       await trackSaved(page, 't', options, tracked);
-      const report = await page.evaluate(() => window.queue.flush('t', { deadlineMs: 3000 }));
+      const report = await page.evaluate(() => window.queue.flush('t', { deadlineMs: 500 }));
       assert.deepEqual(report, { sent: 0, deadLettered: 0, retryLater: 20, remaining: 20, durability: 'persistent' });
       const requests = ingest.requests();
       assert.ok(requests.length >= 1);
@@ -404,6 +406,7 @@ describe('ingest down during a flush (every request 503)', () => {
       const rows = await page.evaluate(() => window.queue.rawEntries('outage'));
       assert.deepEqual(storedIds(rows), { queued: tracked, dead: [] });
       assert.ok(rows.every((row) => JSON.parse(row.value).attempts === 1), 'the failed attempt was not written back');
+      assert.ok(rows.every((row) => JSON.parse(row.value).due > 0), 'the retry time was not written back');
 
       ingest.setFaults(null);
       assert.deepEqual(await makeAndFlush(page, 'after', options), DELIVERED_ALL(20));

@@ -10,9 +10,14 @@
 //   { kind: 'recordError', responseIds?, count? }   202 where the named records (or the first `count`, default 1)
 //                                                   get status "error", errors ["Injected record error."], not stored
 //   { kind: 'badJson' }                             process normally, but a 202 goes out as the body `{"results": [`
+//   { kind: 'echoKey', status?: 401, perRecord? }   a careless server that echoes the caller's credentials: answers
+//                                                   `status` (default 401) with a body holding the Authorization
+//                                                   header, its token, a cut-off token and its URL-encoded form;
+//                                                   with perRecord, a 202 where every record is an "error" whose
+//                                                   message holds the token. Nothing is stored.
 // `{ kind: 'status', status: ... }` is the long form of the first one.
 
-export const FAULT_KINDS = Object.freeze(['status', 'drop', 'slow', 'recordError', 'badJson']);
+export const FAULT_KINDS = Object.freeze(['status', 'drop', 'slow', 'recordError', 'badJson', 'echoKey']);
 export const DEFAULT_FAULT_BODY = Object.freeze({ detail: 'Injected fault' });
 export const INJECTED_RECORD_ERROR = 'Injected record error.';
 
@@ -22,6 +27,7 @@ const ALLOWED_KEYS = {
   slow: ['kind', 'delayMs'],
   recordError: ['kind', 'responseIds', 'count'],
   badJson: ['kind'],
+  echoKey: ['kind', 'status', 'perRecord'],
 };
 
 function isPlainObject(value) {
@@ -80,6 +86,12 @@ export function normalizeFault(fault, where = 'fault') {
       return { kind, delayMs: fault.delayMs };
     case 'recordError':
       return normalizeRecordError(fault, where);
+    case 'echoKey': {
+      const status = fault.status ?? 401;
+      if (!Number.isInteger(status) || status < 200 || status > 599) fail(where, 'status must be an integer 200..599');
+      if (fault.perRecord !== undefined && typeof fault.perRecord !== 'boolean') fail(where, 'perRecord must be a boolean');
+      return { kind, status, perRecord: fault.perRecord === true };
+    }
     default:
       return { kind };
   }
@@ -127,4 +139,30 @@ export class FaultPlan {
   describe() {
     return structuredClone({ queue: this.#queue, always: this.#always });
   }
+}
+
+/**
+ * The reply of an `echoKey` fault for a request with this Authorization header and these records:
+ * `{ status, body }` (body an object to send as JSON).
+ */
+export function echoKeyReply(fault, authorization, tracked) {
+  const header = typeof authorization === 'string' ? authorization : '';
+  const token = header.replace(/^bearer\s+/i, '');
+  if (fault.perRecord) {
+    const results = tracked.map((record) => ({
+      response_id: record?.response_id ?? null,
+      status: 'error',
+      errors: [`API key ${token} may not track ${record?.response_id}`],
+    }));
+    return { status: 202, body: { results } };
+  }
+  return {
+    status: fault.status,
+    body: {
+      detail: `Invalid API key ${token}.`,
+      authorization: header,
+      hint: `${token.slice(0, 14)}…`,
+      retry: `https://example.invalid/track?key=${encodeURIComponent(token)}`,
+    },
+  };
 }

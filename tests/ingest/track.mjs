@@ -1,7 +1,7 @@
 // POST {pathPrefix}/track: faults, auth, size, JSON, validation, dedupe, storage, reply; one log entry per request.
 
 import { checkAuthorization } from './auth.mjs';
-import { INJECTED_RECORD_ERROR } from './faults.mjs';
+import { INJECTED_RECORD_ERROR, echoKeyReply } from './faults.mjs';
 import { decodeUtf8, parseJson, readBody, sendJson, sendText } from './http-io.mjs';
 import { checkEnvelope, checkRecord, isKnownServiceKey, unknownServiceKeyMessage } from './validate.mjs';
 
@@ -126,6 +126,17 @@ export async function handleTrack(req, res, ctx) {
   if (fault?.kind === 'status') {
     sendFaultStatus(res, fault);
     return finish(fault.status);
+  }
+  if (fault?.kind === 'echoKey') {
+    let tracked = [];
+    try {
+      tracked = JSON.parse(entry.bodyText ?? '').tracked ?? [];
+    } catch {
+      tracked = [];
+    }
+    const reply = echoKeyReply(fault, req.headers.authorization, Array.isArray(tracked) ? tracked : []);
+    sendJson(res, reply.status, reply.body);
+    return finish(reply.status);
   }
   if (fault?.kind === 'slow') {
     const waited = await ctx.sleep(fault.delayMs);

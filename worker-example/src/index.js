@@ -17,22 +17,27 @@ import { Tracker, kvStore } from 'aicostmanager-edge';
 
 /**
  * Queue options for a Worker. Each request's flush reads the whole KV outbox, so in a Worker retries come with
- * traffic (and the cron): every later request tries again what is waiting. Hence:
- * - no retry inside one request: a retry delay far past the flush deadline makes a failed batch end the flush at
- *   once (reported as `retryLater`), instead of sleeping inside waitUntil. With the defaults (5 attempts, backoff
- *   from 0.5 s) a record's attempts would all be spent within seconds of one request during an outage;
- * - as many attempts as the library allows (10): every request during an outage costs each waiting record one.
- *   What still runs out of attempts is not lost: it waits in KV as a dead letter and is put back in the queue
- *   once AICostManager accepts records again (see redeliverOutageDeadLetters).
+ * traffic (and the cron): a later request tries again what is due. The retry time of every record is kept in KV
+ * with it, so whichever isolate serves the next request honours the backoff its predecessors computed: a
+ * record's attempts are spent at the backoff's pace, not one per request. Hence:
+ * - no retry inside one request: the first backoff (6 to 12 s) is longer than a chat's flush deadline, so a
+ *   failed batch ends the flush at once (reported as `retryLater`) instead of sleeping inside waitUntil;
+ * - 10 attempts from 12 s up to 5 min apart (the library's 5 min cap): an outage of about 15 minutes at least
+ *   dead-letters nothing. What still runs out of attempts is not lost: it waits in KV as a dead letter and is
+ *   put back in the queue once AICostManager accepts records again (see redeliverOutageDeadLetters);
+ * - once AICostManager accepts a record again, the records waiting for their retry time go out at once in the
+ *   same flush (the library ends the retry pause on a success), so the first request after an outage delivers
+ *   the backlog.
  */
 const QUEUE_OPTIONS = {
   deliveryType: 'persistent_queue',
   maxAttempts: 10,
-  retryBaseDelayMs: 3_600_000,
-  retryMaxDelayMs: 3_600_000,
+  retryBaseDelayMs: 12_000,
 };
-/** How long one flush may take; Workers cut waitUntil work 30 s after the response. */
-const FLUSH_DEADLINE_MS = 10_000;
+/** How long one chat's flush may take; Workers cut waitUntil work 30 s after the response. */
+const FLUSH_DEADLINE_MS = 5_000;
+/** The cron's flush may wait for the retry time of what is waiting (at most one first backoff, 12 s). */
+const CRON_FLUSH_DEADLINE_MS = 20_000;
 
 const CUSTOMER_HEADER = 'x-customer-key';
 
@@ -51,7 +56,7 @@ export default {
   /** Cron trigger ([triggers] in wrangler.toml): delivers what earlier requests left in KV, even without traffic. */
   async scheduled(controller, env, ctx) {
     const tracker = newTracker(env, {});
-    if (tracker) ctx.waitUntil(deliver(tracker, 'cron'));
+    if (tracker) ctx.waitUntil(deliver(tracker, 'cron', CRON_FLUSH_DEADLINE_MS));
   },
 };
 
@@ -142,11 +147,11 @@ function newTracker(env, { customerKey = null, context = null }) {
  * Delivers what waits in the KV outbox (this request's record and whatever earlier requests left), then logs what
  * could not go out yet. Resolves, never rejects.
  */
-async function deliver(tracker, what) {
+async function deliver(tracker, what, deadlineMs = FLUSH_DEADLINE_MS) {
   try {
-    let report = await tracker.flush({ deadlineMs: FLUSH_DEADLINE_MS });
+    let report = await tracker.flush({ deadlineMs });
     if (report.sent > 0 && (await redeliverOutageDeadLetters(tracker)) > 0) {
-      const again = await tracker.flush({ deadlineMs: FLUSH_DEADLINE_MS });
+      const again = await tracker.flush({ deadlineMs });
       report = { ...again, sent: report.sent + again.sent, deadLettered: report.deadLettered + again.deadLettered };
     }
     if (report.retryLater || report.deadLettered || report.remaining) {

@@ -1,5 +1,6 @@
 //! The limits one outbox works within.
 
+use crate::core::redact::Redactor;
 use crate::core::retry::RetryPolicy;
 
 /// Seven days: the default `max_age_ms`.
@@ -27,15 +28,19 @@ pub struct OutboxConfig {
     pub lease_ms: u64,
     /// `"aicm/v1/<fingerprint>/"` from [`crate::core::fingerprint::namespace`]: every store key starts with it.
     pub namespace: String,
+    /// Applied to every dead letter's reason and errors before it is kept, listed or stored: build it from
+    /// the API key ([`Redactor::new`]) so that a server echoing the key never puts it in the store.
+    pub redactor: Redactor,
 }
 
 impl OutboxConfig {
-    /// The queue defaults under `namespace`: 5 attempts (500 ms base backoff, 30 s cap, `Retry-After` capped
-    /// at 60 s), batches of at most 1000 records and 4 MiB, at most 10,000 records and 16 MiB held,
-    /// 7 days of age, a 15 s lease.
+    /// The product's queue defaults under `namespace` (what a tracker with no options uses):
+    /// [`RetryPolicy::QUEUE`] (8 attempts, backoff 2 s … 5 min, `Retry-After` capped at 60 s), batches of at
+    /// most 1000 records and 4 MiB, at most 10,000 records and 16 MiB held, 7 days of age, a 15 s lease (the
+    /// 10 s HTTP timeout plus 5 s), no key to redact.
     pub fn new(namespace: impl Into<String>) -> OutboxConfig {
         OutboxConfig {
-            policy: RetryPolicy { max_attempts: 5, ..RetryPolicy::default() },
+            policy: RetryPolicy::QUEUE,
             max_batch_size: 1000,
             max_batch_bytes: 4 * 1024 * 1024,
             max_queue_size: 10_000,
@@ -43,6 +48,28 @@ impl OutboxConfig {
             max_age_ms: DEFAULT_MAX_AGE_MS,
             lease_ms: 15_000,
             namespace: namespace.into(),
+            redactor: Redactor::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::config::{DeliveryType, TrackerConfig};
+
+    /// One source of defaults: a tracker with no options builds exactly the core's queue defaults.
+    #[test]
+    fn the_core_defaults_are_the_products() {
+        let mut tracker = TrackerConfig { api_key: Some("k".to_owned()), ..TrackerConfig::default() };
+        assert_eq!(tracker.retry_policy(), RetryPolicy::IMMEDIATE);
+        tracker.delivery = DeliveryType::PersistentQueue;
+        let core = OutboxConfig::new("ns/");
+        assert_eq!(tracker.retry_policy(), core.policy);
+        assert_eq!(
+            (tracker.max_batch_size, tracker.max_batch_bytes, tracker.max_queue_size, tracker.max_queue_bytes, tracker.max_age_ms),
+            (core.max_batch_size, core.max_batch_bytes, core.max_queue_size, core.max_queue_bytes, core.max_age_ms)
+        );
+        assert_eq!(tracker.timeout_ms + 5_000, core.lease_ms);
     }
 }

@@ -37,8 +37,9 @@ impl Outbox {
     }
 
     /// Moves dead letters (all for `None`) back to the queue: due now, attempts 0, age 0 (their `created`
-    /// restarts now). Each one's `q/` key is put, then its `d/` key deleted. Bounds do not apply. Returns how
-    /// many moved.
+    /// restarts now). Each one's `q/` key is put, then its `d/` key deleted. Dead letters count against the
+    /// bounds already, so a requeue never passes them and never refuses: every dead letter named moves.
+    /// Returns how many moved.
     pub fn requeue_dead_letters(&mut self, ids: Option<&[String]>, now_ms: u64) -> usize {
         let mut moved = 0;
         for pos in self.select_dead(ids) {
@@ -47,6 +48,7 @@ impl Outbox {
                 self.schedule_delete(stored::key(&self.config.namespace, KeyKind::Dead, dead.rec.id()));
             }
             let len = dead.rec.json_len();
+            self.dead_bytes = self.dead_bytes.saturating_sub(len);
             let row = Live { rec: dead.rec, created_ms: now_ms, due_ms: now_ms, batch: 0, attempts: 0, flags: flag::DIRTY };
             // An id queued already (not possible by construction) keeps its queued record.
             if self.live.push(row).is_ok() {
@@ -70,6 +72,7 @@ impl Outbox {
             if dead.flags & flag::WRITTEN != 0 {
                 self.schedule_delete(stored::key(&self.config.namespace, KeyKind::Dead, dead.rec.id()));
             }
+            self.dead_bytes = self.dead_bytes.saturating_sub(dead.rec.json_len());
             purged += 1;
         }
         self.compact();

@@ -22,6 +22,10 @@ pub(super) mod flag {
     pub const FAILED: u8 = 1 << 5;
     /// Scratch bit of `handle_listed`: the listing showed this row's key.
     pub const SEEN: u8 = 1 << 6;
+    /// Live rows: made due before their retry time because the server accepted a batch since (the outage
+    /// is over). If this early send fails too, it costs no attempt: attempts are never spent faster than
+    /// the backoff.
+    pub const EARLY: u8 = 1 << 7;
 }
 
 /// A record's JSON text and where its `response_id` is in it.
@@ -115,7 +119,8 @@ pub(super) struct Live {
     /// When the record entered the queue (enqueue, adoption's stored value, or requeue): orders adopted
     /// records and measures `max_age_ms`.
     pub(super) created_ms: u64,
-    /// Not in flight: when it may be sent. In flight: when its lease expires.
+    /// Not in flight: when it may be sent (stored with the record after a failure, so that a tracker in
+    /// another isolate keeps the backoff). In flight: when its lease expires.
     pub(super) due_ms: u64,
     /// The batch carrying it (`BatchId` value), 0 when not in flight.
     pub(super) batch: u32,

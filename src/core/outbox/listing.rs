@@ -9,8 +9,12 @@ impl Outbox {
     /// The store's entries under the namespace (`store.list(namespace)`): call it at start and at the start
     /// of each drain, ideally with no store operation outstanding.
     ///
-    /// - Unknown `q/` entries are adopted, due now, in `created` order among the others; unknown `d/`
-    ///   entries join the dead letters. Bounds do not apply (they exist already).
+    /// - Unknown `q/` entries are adopted in `created` order among the others, due at the retry time their
+    ///   last failure stored (now if none; at most the longest backoff or `Retry-After` from now); unknown
+    ///   `d/` entries join the dead letters. Bounds: see the module docs.
+    /// - Known `q/` entries merge their retry state monotonically: when the store shows more attempts than
+    ///   this outbox counted (another tracker failed it meanwhile), the count rises to the stored one and the
+    ///   retry time to the later of the two; a count is never lowered.
     /// - An id that is a dead letter (here or in the listing) is not queued: a `q/` key left beside its
     ///   `d/` key (a run that stopped between the two writes) is deleted.
     /// - Keys this outbox deleted or is deleting are ignored (the listing may predate the delete).
@@ -31,6 +35,7 @@ impl Outbox {
         tombstones.dedup();
 
         let ns = self.config.namespace.clone();
+        let latest_due = self.latest_retry_ms(now_ms);
         let mut unreadable = 0;
         let mut new_live: Vec<Live> = Vec::new();
         let mut new_dead: Vec<Dead> = Vec::new();
@@ -44,7 +49,10 @@ impl Outbox {
                 continue;
             }
             let known = match kind {
-                KeyKind::Queued => self.live.find(id).and_then(|p| self.live.get_mut(p)).map(|r| r.flags |= flag::SEEN),
+                KeyKind::Queued => self.live.find(id).and_then(|p| self.live.get_mut(p)).map(|r| {
+                    r.flags |= flag::SEEN;
+                    merge_schedule(r, value, now_ms, latest_due);
+                }),
                 KeyKind::Dead => self.dead.find(id).and_then(|p| self.dead.get_mut(p)).map(|r| r.flags |= flag::SEEN),
             };
             if known.is_some() {
@@ -67,7 +75,15 @@ impl Outbox {
                 self.remove_live(pos, true);
             }
             row.flags |= flag::SEEN;
-            let _ = self.dead.push(row);
+            // A dead letter an older version stored with the key in its reason is rewritten redacted.
+            let leaked = self.config.redactor.redact_all(std::iter::once(&mut row.reason).chain(row.errors.iter_mut()));
+            if leaked {
+                row.flags |= flag::DIRTY;
+            }
+            let len = row.rec.json_len();
+            if self.dead.push(row).is_ok() {
+                self.dead_bytes += len;
+            }
         }
 
         let boundary = self.live.slots() as u32;
@@ -78,7 +94,9 @@ impl Outbox {
                 self.schedule_delete(stored::key(&ns, KeyKind::Queued, row.rec.id()));
                 continue;
             }
-            row.due_ms = now_ms;
+            // Due at the retry time its last failure stored (whichever tracker failed it), at most one
+            // longest delay from now (a clock far ahead in another isolate cannot park it for good).
+            row.due_ms = row.due_ms.min(latest_due);
             row.flags |= flag::SEEN;
             let len = row.rec.json_len();
             if self.live.push(row).is_ok() {
@@ -104,6 +122,12 @@ impl Outbox {
         self.compact();
     }
 
+    /// The latest retry time a stored value may impose: now plus the longest wait the policy can produce.
+    fn latest_retry_ms(&self, now_ms: u64) -> u64 {
+        let policy = &self.config.policy;
+        now_ms.saturating_add(policy.max_delay_ms.max(policy.max_retry_after_ms))
+    }
+
     /// Forgets rows the store no longer holds although a write of them succeeded (see `handle_listed`).
     fn forget_missing(&mut self) {
         let missing = |flags: u8| flags & (flag::CONFIRMED | flag::IN_PUT | flag::SEEN) == flag::CONFIRMED;
@@ -113,7 +137,9 @@ impl Outbox {
         }
         let dead: Vec<u32> = self.dead.iter().filter(|(_, r)| missing(r.flags)).map(|(p, _)| p).collect();
         for pos in dead {
-            self.dead.remove(pos);
+            if let Some(row) = self.dead.remove(pos) {
+                self.dead_bytes = self.dead_bytes.saturating_sub(row.rec.json_len());
+            }
         }
     }
 
@@ -138,5 +164,25 @@ impl Outbox {
         }
         let moves = self.live.reorder(&order);
         self.remap_in_flight(&moves);
+    }
+}
+
+/// Raises a known row's attempts and retry time to what the store shows, when the store knows more (another
+/// tracker failed the record since this one last did). Never lowers either; a row in flight keeps its lease
+/// (only its count rises).
+fn merge_schedule(row: &mut Live, value: &str, now_ms: u64, latest_due: u64) {
+    let Some((attempts, due_ms)) = stored::read_schedule(value) else { return };
+    let attempts = u16::try_from(attempts).unwrap_or(u16::MAX);
+    if attempts < row.attempts {
+        return;
+    }
+    let raised = attempts > row.attempts;
+    row.attempts = attempts;
+    if row.batch == 0 && due_ms.min(latest_due) > row.due_ms.max(now_ms) {
+        row.due_ms = due_ms.min(latest_due);
+    }
+    if raised {
+        // Another tracker's failure is newer news than an early release.
+        row.flags &= !flag::EARLY;
     }
 }

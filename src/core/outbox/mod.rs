@@ -12,7 +12,7 @@
 //! [`Outbox::poll_send`] until it asks you to wait.**
 //!
 //! - Start: `store.list(namespace)` → [`Outbox::handle_listed`] (records an earlier isolate or page left are
-//!   adopted, due now).
+//!   adopted, due at the retry time stored with them).
 //! - `track()`: [`Outbox::enqueue`], then `poll_store`: every record enqueued in the same tick goes out in
 //!   one [`StoreOpKind::Put`].
 //! - `poll_store` → [`StoreOp`]: run it (`store.put` / `store.delete`), then [`Outbox::handle_stored`] with
@@ -93,9 +93,15 @@
 //! # Semantics
 //!
 //! - **Order**: oldest first: enqueue order; records adopted from the store by their `created` time.
-//! - **Bounds**: `max_queue_size` records and `max_queue_bytes` bytes, queued plus in flight. A full outbox
-//!   refuses [`Outbox::enqueue`] with [`TrackError::QueueFull`] and changes nothing. Adopted and requeued
-//!   records are never refused (they exist already).
+//! - **Bounds** (one rule): `max_queue_size` records and `max_queue_bytes` bytes bound everything the outbox
+//!   holds: queued, in flight **and dead letters**. Only a new record can be refused: a full outbox refuses
+//!   [`Outbox::enqueue`] with [`TrackError::QueueFull`] and changes nothing (flush, or requeue or purge dead
+//!   letters, then track again). Nothing already held is ever dropped: dead-lettering and
+//!   [`Outbox::requeue_dead_letters`] move a record within the bound (requeueing never needs room, so it
+//!   always requeues every dead letter asked for); records adopted from the store are all adopted even when
+//!   they exceed the bound (a backlog another tracker left, or a tracker with a smaller bound): the outbox is
+//!   then over its bound and refuses new records until deliveries, purges or dead letters' purges bring it
+//!   under. [`Outbox::room`] says how much a new batch may add.
 //! - **Dedupe**: a `response_id` already queued, in flight or dead-lettered is kept once.
 //! - **2xx** with results matched by `response_id` (by position only for an unnamed result when the reply
 //!   has one result per record sent): `queued`, `completed`, `service_key_unknown` (or `cost_events` without
@@ -110,9 +116,16 @@
 //!   non-retryable statuses** (400, 401, 403, 404, ...) → the whole batch is dead-lettered likewise.
 //! - **Retryable** (network, timeout, 408, 429, 5xx): every record's attempts + 1; at `max_attempts`, or
 //!   once older than `max_age_ms`, it is dead-lettered ("gave up after N attempts: ..." / "expired after
-//!   ..."); else it is due after the server's `Retry-After` (capped) or a full-jitter backoff on its
-//!   attempts, and **nothing else is sent to the server before then** (an outage or a 429 is the server's
-//!   state, not the batch's). The new attempt count is written back to the store.
+//!   ..."); else it is due after the server's `Retry-After` (capped) or an equal-jitter backoff on its
+//!   attempts (`[w/2, w)` of the window `w`, so attempts are at least half a window apart), and **nothing
+//!   else is sent to the server before then** (an outage or a 429 is the server's state, not the batch's).
+//!   The new attempt count and the retry time are written back to the store, so that a tracker in another
+//!   isolate keeps the backoff ([`Outbox::handle_listed`] adopts records due at their stored retry time and
+//!   merges counts monotonically).
+//! - **A success ends the outage**: when a 2xx delivers records, the records waiting for a retry are due at
+//!   once (and the retry pause ends); if that early send fails, it costs them no attempt.
+//! - **Redaction**: every dead letter's reason and errors pass through the config's
+//!   [`crate::core::redact::Redactor`] before they are kept, listed or stored.
 //! - **Leases**: a batch in flight for `lease_ms` is given up on: its records are due again. A late reply
 //!   for it still counts (an ack is an ack; so is a per-record rejection); a late failure is ignored.
 //! - **Store**: one operation at a time. Puts go before deletes, so a dead letter's `d/` key is written
@@ -202,6 +215,8 @@ pub struct Outbox {
     dead: Table<Dead>,
     /// JSON bytes of the live rows.
     bytes: usize,
+    /// JSON bytes of the dead letters (they count against `max_queue_bytes` too).
+    dead_bytes: usize,
     /// Live rows with a batch.
     in_flight_records: usize,
     in_flight: Option<InFlight>,
@@ -230,6 +245,7 @@ impl Outbox {
             live: Table::default(),
             dead: Table::default(),
             bytes: 0,
+            dead_bytes: 0,
             in_flight_records: 0,
             in_flight: None,
             expired: Vec::new(),
@@ -262,6 +278,7 @@ impl Outbox {
             dead_lettered: self.dead.live(),
             dropped: 0,
             bytes: self.bytes,
+            dead_bytes: self.dead_bytes,
             unreadable: self.unreadable,
             duplicates: self.duplicates,
             unsaved,
@@ -299,15 +316,10 @@ impl Outbox {
             self.duplicates += 1;
             return Ok(());
         }
-        let records = self.live.live();
+        let (room_records, room_bytes) = self.room();
         let len = json.len();
-        if records >= self.config.max_queue_size || self.bytes.saturating_add(len) > self.config.max_queue_bytes {
-            return Err(TrackError::QueueFull {
-                records,
-                bytes: self.bytes,
-                max_records: self.config.max_queue_size,
-                max_bytes: self.config.max_queue_bytes,
-            });
+        if room_records == 0 || len > room_bytes {
+            return Err(self.full_error());
         }
         let rec = RecordText::new(json, &response_id)
             .ok_or_else(|| TrackError::InvalidResponseId { reason: "longer than 65,535 bytes".to_owned() })?;
@@ -318,6 +330,31 @@ impl Outbox {
             self.store.parked = false;
         }
         Ok(())
+    }
+
+    /// Records and bytes held against the bounds: queued, in flight and dead letters.
+    fn held(&self) -> (usize, usize) {
+        (self.live.live() + self.dead.live(), self.bytes.saturating_add(self.dead_bytes))
+    }
+
+    /// Room left before [`TrackError::QueueFull`]: `(records, bytes)` that [`Outbox::enqueue`] still accepts
+    /// (see the bounds rule in the module docs). A `trackBatch` checks it first so that it queues all of its
+    /// new records or none.
+    pub fn room(&self) -> (usize, usize) {
+        let (records, bytes) = self.held();
+        (self.config.max_queue_size.saturating_sub(records), self.config.max_queue_bytes.saturating_sub(bytes))
+    }
+
+    /// The [`TrackError::QueueFull`] for the outbox as it is now (records and bytes held, dead letters
+    /// included, and the limits).
+    pub fn full_error(&self) -> TrackError {
+        let (records, bytes) = self.held();
+        TrackError::QueueFull {
+            records,
+            bytes,
+            max_records: self.config.max_queue_size,
+            max_bytes: self.config.max_queue_bytes,
+        }
     }
 
     /// A row became due at `due_ms`: keeps the cached earliest due time exact.
@@ -352,8 +389,13 @@ impl Outbox {
     }
 
     /// Moves the record at `pos` to the dead letters (one put of its `d/` key, then a delete of its `q/` key).
-    fn dead_letter(&mut self, pos: u32, now_ms: u64, reason: String, status: Option<u16>, errors: Vec<String>) {
+    ///
+    /// The reason and errors pass through the configured [`crate::core::redact::Redactor`] here, the one way
+    /// into the dead letters: the API key never reaches a dead letter, `deadLetters()` or the store.
+    fn dead_letter(&mut self, pos: u32, now_ms: u64, reason: String, status: Option<u16>, mut errors: Vec<String>) {
         let Some(row) = self.remove_live(pos, true) else { return };
+        let reason = self.config.redactor.redact(&reason);
+        self.config.redactor.redact_all(errors.iter_mut());
         let dead = Dead {
             rec: row.rec,
             created_ms: row.created_ms,
@@ -365,7 +407,9 @@ impl Outbox {
             flags: flag::DIRTY,
         };
         // An id already dead-lettered keeps its first dead letter.
+        let len = dead.rec.json_len();
         if self.dead.push(dead).is_ok() {
+            self.dead_bytes += len;
             if let Some(flush) = &mut self.flush {
                 flush.dead_lettered += 1;
             }

@@ -77,8 +77,11 @@ pub struct OutboxStats {
     pub dead_lettered: usize,
     /// Records dropped without delivery or dead letter: always 0 (kept for callers used to the name).
     pub dropped: usize,
-    /// Bytes of the records queued and in flight (what `max_queue_bytes` bounds).
+    /// Bytes of the records queued and in flight.
     pub bytes: usize,
+    /// Bytes of the dead letters' records. `bytes + dead_bytes` is what `max_queue_bytes` bounds, as
+    /// `queued + in_flight + dead_lettered` is what `max_queue_size` bounds.
+    pub dead_bytes: usize,
     /// Store entries under the namespace that the latest listing showed but the core could not read
     /// (another version, corruption): left in the store untouched.
     pub unreadable: usize,

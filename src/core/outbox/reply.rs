@@ -90,6 +90,7 @@ impl Outbox {
         };
         let results = self.match_results(sent, members, &reply);
         let mut retry: Vec<(u32, DeliveryError)> = Vec::new();
+        let sent_before = self.sent_total;
         for (&pos, result) in members.iter().zip(&results) {
             let Some(result) = result else {
                 retry.push((pos, DeliveryError::MissingResult));
@@ -98,6 +99,9 @@ impl Outbox {
             if let Some(error) = self.settle_result(pos, result, *status, now_ms) {
                 retry.push((pos, error));
             }
+        }
+        if self.sent_total > sent_before {
+            self.release_waiting(now_ms);
         }
         if !retry.is_empty() {
             let retry: Vec<(u32, &DeliveryError)> = retry.iter().map(|(pos, e)| (*pos, e)).collect();
@@ -158,11 +162,19 @@ impl Outbox {
         let mut most_attempts = 0u16;
         for &(pos, _) in items {
             if let Some(row) = self.live.get_mut(pos) {
-                row.attempts = row.attempts.saturating_add(1);
+                // A record sent early (the server had accepted a batch since its failure) that fails again
+                // costs no attempt: its attempts are never spent faster than the backoff.
+                if row.flags & flag::EARLY == 0 {
+                    row.attempts = row.attempts.saturating_add(1);
+                }
+                row.flags &= !flag::EARLY;
                 most_attempts = most_attempts.max(row.attempts);
             }
         }
-        // One delay for the whole batch, so that it stays together.
+        // One delay for the whole batch, so that it stays together. Equal jitter: the upper half of the
+        // backoff window, so that a record's attempts are at least half a window apart, whichever tracker
+        // or isolate makes them (full jitter could retry at once).
+        let jitter = 0.5 + if jitter.is_nan() { 0.0 } else { jitter.clamp(0.0, 1.0) } / 2.0;
         let delay = retry::retry_delay_ms(&self.config.policy, u32::from(most_attempts), outcome, now_ms, jitter);
         let max_attempts = self.config.policy.max_attempts.clamp(1, u32::from(u16::MAX));
         for &(pos, error) in items {
@@ -183,6 +195,21 @@ impl Outbox {
         }
         self.due_cache = None;
         delay
+    }
+
+    /// The server accepted records: the outage (or rate limit) that made the others wait is over. Every
+    /// record waiting for a retry is due now, marked [`flag::EARLY`] (a failure of that early send costs no
+    /// attempt), and the retry pause ends. This is what lets one request after an outage deliver the
+    /// backlog its predecessors left, although their retry times are stored.
+    fn release_waiting(&mut self, now_ms: u64) {
+        self.blocked_until_ms = self.blocked_until_ms.min(now_ms);
+        for (_, row) in self.live.iter_mut() {
+            if row.batch == 0 && row.due_ms > now_ms && row.attempts > 0 {
+                row.due_ms = now_ms;
+                row.flags |= flag::EARLY;
+            }
+        }
+        self.due_cache = None;
     }
 
     /// A reply for a batch whose lease expired: definitive per-record answers only.

@@ -1,6 +1,10 @@
 //! The store's keys and values (format version 1).
 //!
-//! - queued record: key `<ns>q/<response_id>`, value `{"v":1,"created":<ms>,"attempts":<n>,"record":<json>}`;
+//! - queued record: key `<ns>q/<response_id>`, value `{"v":1,"created":<ms>,"attempts":<n>,"due":<ms>,
+//!   "record":<json>}`; `"due"` (written once the record has failed at least once) is the time before which
+//!   it must not be sent again: the backoff, kept across isolates and pages. Rows without it (written before
+//!   it existed, or never tried) are due at once; readers that do not know it ignore it, so it needed no
+//!   version bump;
 //! - dead letter: key `<ns>d/<response_id>`, value `{"v":1,"created":<ms>,"attempts":<n>,"at":<ms>,
 //!   "reason":"...","status":<status or null>,"errors":[...],"record":<json>}`.
 //!
@@ -63,10 +67,48 @@ pub(super) fn write_queued(row: &Live) -> String {
     push_u64(&mut out, row.created_ms);
     out.push_str(",\"attempts\":");
     push_u64(&mut out, u64::from(row.attempts));
+    if row.attempts > 0 {
+        out.push_str(",\"due\":");
+        push_u64(&mut out, row.due_ms);
+    }
     out.push_str(",\"record\":");
     out.push_str(json);
     out.push('}');
     out
+}
+
+/// The retry state of a stored queued record: `(attempts, due_ms)` (`due_ms` 0 when absent). Reads the
+/// prefix [`write_queued`] writes without parsing the record; other layouts are parsed in full. `None` for
+/// a value that is not a readable queued record.
+pub(super) fn read_schedule(value: &str) -> Option<(u64, u64)> {
+    fn number(rest: &str) -> Option<(u64, &str)> {
+        let end = rest.bytes().position(|b| !b.is_ascii_digit()).unwrap_or(rest.len());
+        let n = rest.get(..end)?.parse::<u64>().ok()?;
+        Some((n, rest.get(end..)?))
+    }
+    let fast = || -> Option<(u64, u64)> {
+        let rest = value.strip_prefix("{\"v\":1,\"created\":")?;
+        let (_, rest) = number(rest)?;
+        let (attempts, rest) = number(rest.strip_prefix(",\"attempts\":")?)?;
+        match rest.strip_prefix(",\"due\":") {
+            Some(due) => Some((attempts, number(due)?.0)),
+            None => rest.starts_with(",\"record\":").then_some((attempts, 0)),
+        }
+    };
+    fast().or_else(|| {
+        let parsed = json::parse(value).ok()?;
+        let attempts = whole_number(&parsed, "attempts").ok()?;
+        let due = read_due(&parsed).ok()?;
+        Some((attempts, due))
+    })
+}
+
+/// The optional `"due"` field: 0 when absent.
+fn read_due(value: &Value) -> Result<u64, String> {
+    match value.get("due") {
+        None | Some(Value::Null) => Ok(0),
+        Some(_) => whole_number(value, "due"),
+    }
 }
 
 /// The stored value of a dead letter.
@@ -135,14 +177,15 @@ fn whole_number(value: &Value, field: &str) -> Result<u64, String> {
 }
 
 /// Reads a queued record's value stored under the id `id`. The row comes back already known to the store
-/// (`WRITTEN | CONFIRMED`), not due (the caller sets `due_ms`).
+/// (`WRITTEN | CONFIRMED`), with `due_ms` as stored (0: due at once; the caller bounds it).
 pub(super) fn read_queued(id: &str, value: &str) -> Result<Live, String> {
     let parsed = json::parse(value).map_err(|e| e.to_string())?;
     let common = read_common(id, &parsed)?;
+    let due_ms = read_due(&parsed)?;
     Ok(Live {
         rec: common.rec,
         created_ms: common.created_ms,
-        due_ms: 0,
+        due_ms,
         batch: 0,
         attempts: u16::try_from(common.attempts).unwrap_or(u16::MAX),
         flags: super::entry::flag::WRITTEN | super::entry::flag::CONFIRMED,
@@ -211,11 +254,33 @@ mod tests {
     fn queued_value_round_trips_the_record_bytes() {
         let json = sdk_record("r-1");
         let row = Live { rec: RecordText::new(json.clone(), "r-1").unwrap(), created_ms: 1_700_000_000_123, attempts: 3, ..Live::default() };
+        let row = Live { due_ms: 1_700_000_060_000, ..row };
         let value = write_queued(&row);
-        assert_eq!(value, format!(r#"{{"v":1,"created":1700000000123,"attempts":3,"record":{json}}}"#));
+        assert_eq!(value, format!(r#"{{"v":1,"created":1700000000123,"attempts":3,"due":1700000060000,"record":{json}}}"#));
         let back = read_queued("r-1", &value).unwrap();
         assert_eq!(back.rec.json(), json, "the record comes back byte for byte");
-        assert_eq!((back.rec.id(), back.created_ms, back.attempts), ("r-1", 1_700_000_000_123, 3));
+        assert_eq!((back.rec.id(), back.created_ms, back.attempts, back.due_ms), ("r-1", 1_700_000_000_123, 3, 1_700_000_060_000));
+        assert_eq!(read_schedule(&value), Some((3, 1_700_000_060_000)));
+        // A record never tried carries no retry time.
+        let fresh = write_queued(&Live { attempts: 0, ..row });
+        assert_eq!(fresh, format!(r#"{{"v":1,"created":1700000000123,"attempts":0,"record":{json}}}"#));
+        assert_eq!(read_schedule(&fresh), Some((0, 0)));
+    }
+
+    #[test]
+    fn rows_written_before_the_retry_time_existed_are_still_read() {
+        // The exact layout of the previous writer: no "due": due at once.
+        let json = sdk_record("r-old");
+        let old = format!(r#"{{"v":1,"created":1700000000123,"attempts":4,"record":{json}}}"#);
+        let back = read_queued("r-old", &old).unwrap();
+        assert_eq!((back.attempts, back.due_ms, back.rec.json()), (4, 0, json.as_str()));
+        assert_eq!(read_schedule(&old), Some((4, 0)));
+        // Another layout (fields reordered, spaces): parsed in full.
+        let other = format!(r#"{{ "record": {json}, "due": 99, "attempts": 2, "created": 1, "v": 1 }}"#);
+        assert_eq!(read_queued("r-old", &other).unwrap().due_ms, 99);
+        assert_eq!(read_schedule(&other), Some((2, 99)));
+        assert!(read_queued("r-old", &other.replace("99", "-1")).unwrap_err().contains("due"));
+        assert_eq!(read_schedule("garbage"), None);
     }
 
     #[test]

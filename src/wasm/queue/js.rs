@@ -27,7 +27,7 @@ pub fn flush_report(report: Option<&FlushReport>, durability: &str) -> JsValue {
     out.into()
 }
 
-/// `{ queued, inFlight, sent, deadLettered, dropped, bytes, durability, storeError }`.
+/// `{ queued, inFlight, sent, deadLettered, dropped, bytes, deadBytes, durability, storeError }`.
 pub fn stats(queue: &Queue) -> JsValue {
     let out = Object::new();
     if let Ok(outbox) = queue.outbox.try_borrow() {
@@ -38,6 +38,7 @@ pub fn stats(queue: &Queue) -> JsValue {
         set(&out, "deadLettered", &number(s.dead_lettered));
         set(&out, "dropped", &number(s.dropped));
         set(&out, "bytes", &number(s.bytes));
+        set(&out, "deadBytes", &number(s.dead_bytes));
         set(&out, "unsaved", &number(s.unsaved));
         set(&out, "unreadable", &number(s.unreadable));
         set(&out, "duplicates", &number(s.duplicates));

@@ -91,10 +91,7 @@ impl Queue {
 
     /// Room left: (records, bytes) before `E_QUEUE_FULL`.
     pub fn room(&self) -> (usize, usize) {
-        let Ok(outbox) = self.outbox.try_borrow() else { return (0, 0) };
-        let stats = outbox.stats();
-        let records = stats.queued + stats.in_flight;
-        (self.max_records.saturating_sub(records), self.max_bytes.saturating_sub(stats.bytes))
+        self.outbox.try_borrow().map(|o| o.room()).unwrap_or((0, 0))
     }
 
     /// Whether the outbox already holds a record with this id (see [`Outbox::holds`]).
@@ -104,15 +101,12 @@ impl Queue {
 
     /// The `E_QUEUE_FULL` error for the outbox as it is now.
     pub fn full_error(&self) -> TrackError {
-        let (records, bytes) = self
-            .outbox
-            .try_borrow()
-            .map(|o| {
-                let s = o.stats();
-                (s.queued + s.in_flight, s.bytes)
-            })
-            .unwrap_or((0, 0));
-        TrackError::QueueFull { records, bytes, max_records: self.max_records, max_bytes: self.max_bytes }
+        self.outbox.try_borrow().map(|o| o.full_error()).unwrap_or(TrackError::QueueFull {
+            records: 0,
+            bytes: 0,
+            max_records: self.max_records,
+            max_bytes: self.max_bytes,
+        })
     }
 
     /// Starts the load (once) and the store pump (when idle).

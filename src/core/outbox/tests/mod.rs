@@ -4,6 +4,9 @@
 // Test-only file (declared `#[cfg(test)] mod tests;` in outbox/mod.rs); tests/source_rules.rs reads
 // everything after the first `#[cfg(test)]` as test code.
 #[cfg(test)]
+mod bounds;
+mod isolates;
+mod redaction;
 mod scenarios;
 mod soak;
 mod store;
@@ -13,19 +16,23 @@ use std::collections::BTreeMap;
 use super::*;
 use crate::core::json;
 use crate::core::record;
-use crate::core::retry::HttpOutcome;
+use crate::core::retry::{HttpOutcome, RetryPolicy};
 use crate::core::value::Value;
 
 /// 2015-10-21T07:28:00Z: the virtual clock starts here.
 pub(super) const T0: u64 = 1_445_412_480_000;
 /// Virtual time one request takes.
 pub(super) const LATENCY: u64 = 5;
-/// The jitter every test passes: backoff windows 500, 1000, 2000 ms... give 250, 500, 1000 ms...
+/// The jitter every test passes: the outbox draws from the upper half of each window (equal jitter), so
+/// windows 500, 1000, 2000 ms... give 375, 750, 1500 ms...
 pub(super) const JITTER: f64 = 0.5;
 pub(super) const NS: &str = "aicm/v1/00000000feedbeef/";
 
+/// The tests' outbox: the product's defaults ([`OutboxConfig::new`]) but a short retry policy (5 attempts, 500 ms
+/// base, 30 s cap) so that exhausting attempts takes a few virtual seconds. Tests of the defaults themselves use
+/// `OutboxConfig::new` (tests/isolates.rs).
 pub(super) fn config() -> OutboxConfig {
-    OutboxConfig::new(NS)
+    OutboxConfig { policy: RetryPolicy { max_attempts: 5, ..RetryPolicy::IMMEDIATE }, ..OutboxConfig::new(NS) }
 }
 
 /// A record encoded as the tracker encodes it.

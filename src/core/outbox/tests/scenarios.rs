@@ -38,17 +38,17 @@ fn outages_of_every_kind_are_retried_with_exact_delays_and_attempts() {
     // (outcome, the wait it causes after the first and after the second failure)
     let date_in_7s = "Wed, 21 Oct 2015 07:28:07 GMT"; // T0 + 7 s; the failure arrives at T0 + 5 ms
     let cases: Vec<(HttpOutcome, [u64; 2])> = vec![
-        (http(500, "boom"), [250, 500]),
-        (http(503, "down"), [250, 500]),
-        (http(408, ""), [250, 500]),
+        (http(500, "boom"), [375, 750]),
+        (http(503, "down"), [375, 750]),
+        (http(408, ""), [375, 750]),
         (http_retry_after(429, "7"), [7_000, 7_000]),
         (http_retry_after(503, "120"), [60_000, 60_000]), // capped at max_retry_after_ms
         (http_retry_after(429, date_in_7s), [6_995, 0]),  // the date is past by the second failure
-        (http_retry_after(429, "soon"), [250, 500]),      // unreadable: backoff
-        (HttpOutcome::Network { message: "connection refused".into() }, [250, 500]),
-        (HttpOutcome::Timeout { timeout_ms: 10_000 }, [250, 500]),
-        (http(202, "<html>accepted</html>"), [250, 500]),
-        (http(200, r#"{"ok":true}"#), [250, 500]),
+        (http_retry_after(429, "soon"), [375, 750]),      // unreadable: backoff
+        (HttpOutcome::Network { message: "connection refused".into() }, [375, 750]),
+        (HttpOutcome::Timeout { timeout_ms: 10_000 }, [375, 750]),
+        (http(202, "<html>accepted</html>"), [375, 750]),
+        (http(200, r#"{"ok":true}"#), [375, 750]),
     ];
     for (outcome, expected_waits) in cases {
         let mut store = FakeStore::default();
@@ -111,7 +111,7 @@ fn exhausted_attempts_dead_letter_with_the_last_error() {
         let mut now = T0;
         let run = drive_flush(&mut ob, &mut store, &mut now, 3_600_000, |_| outcome.clone());
         assert_eq!(run.sends().len(), 5, "max_attempts sends");
-        assert_eq!(run.waits(), vec![250, 500, 1_000, 2_000]);
+        assert_eq!(run.waits(), vec![375, 750, 1_500, 3_000], "equal jitter: 0.75 of each window at jitter 0.5");
         assert_eq!(run.report, FlushReport { sent: 0, dead_lettered: 2, retry_later: 0, remaining: 0 });
         let letters = ob.dead_letters();
         for id in ["r0", "r1"] {
@@ -168,7 +168,7 @@ fn per_record_errors_in_a_202_dead_letter_only_those() {
     let run = drive_flush(&mut ob, &mut store, &mut now, 30_000, script(vec![http(202, reply)]));
     // r4's unknown status is a failed attempt: sent again after a backoff.
     assert_eq!(run.sends(), vec![ids("r", 5), strings(&["r4"])]);
-    assert_eq!(run.waits(), vec![250]);
+    assert_eq!(run.waits(), vec![375]);
     assert_eq!(run.report, FlushReport { sent: 3, dead_lettered: 2, retry_later: 0, remaining: 0 });
     let letters = ob.dead_letters();
     let r1 = dead(&letters, "r1");
