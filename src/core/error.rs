@@ -57,6 +57,13 @@ pub enum TrackError {
     Reentrant,
     /// The delivery type is not one this build supports.
     UnsupportedDeliveryType { value: String },
+    /// Reading the value at `path` threw (a getter that throws, a revoked `Proxy` such as an Immer draft after
+    /// `produce`, a Proxy trap); `reason` is what was thrown.
+    UnreadableValue { path: String, reason: String },
+    /// The value at `path` made the record's encoded size at least `at_least` bytes, over `max_bytes`
+    /// (`maxRecordBytes`): refused as it was read, before the rest was copied. Code `E_RECORD_TOO_LARGE`, as
+    /// for [`TrackError::RecordTooLarge`].
+    ValueTooLarge { path: String, at_least: usize, max_bytes: usize },
 }
 
 impl TrackError {
@@ -83,6 +90,8 @@ impl TrackError {
             TrackError::TrackerClosed => "E_TRACKER_CLOSED",
             TrackError::Reentrant => "E_REENTRANT",
             TrackError::UnsupportedDeliveryType { .. } => "E_UNSUPPORTED_DELIVERY_TYPE",
+            TrackError::UnreadableValue { .. } => "E_UNREADABLE_VALUE",
+            TrackError::ValueTooLarge { .. } => "E_RECORD_TOO_LARGE",
         }
     }
 
@@ -141,6 +150,11 @@ impl fmt::Display for TrackError {
                 f,
                 "deliveryType: {} is not a delivery type; use \"immediate\" or \"persistent_queue\"",
                 crate::core::json::quoted(value)
+            ),
+            TrackError::UnreadableValue { path, reason } => write!(f, "{path}: reading it threw: {reason}"),
+            TrackError::ValueTooLarge { path, at_least, max_bytes } => write!(
+                f,
+                "{path}: the record's encoded size is at least {at_least} bytes by here, over maxRecordBytes ({max_bytes})"
             ),
         }
     }
