@@ -17,8 +17,8 @@
 //! copied, and an array of `n` elements costs at least `2n + 1` bytes before any element is read, so a 50 MB
 //! string or a 9-million-element array is refused without copying it.
 //!
-//! Cycles are looked for only once the depth limit is reached: a cyclic structure always reaches it, and the
-//! common, acyclic case pays nothing for the check.
+//! Cycles are looked for only once the depth limit is reached or the budget runs out: a cyclic structure
+//! always reaches one of them, and the common, acyclic case pays nothing for the check.
 
 use crate::core::error::TrackError;
 use crate::core::value::Value;
@@ -250,11 +250,12 @@ enum Problem {
 struct Failure {
     problem: Problem,
     reversed_path: Vec<Segment>,
+    cycle_checked: bool,
 }
 
 impl Failure {
     fn new(problem: Problem) -> Failure {
-        Failure { problem, reversed_path: Vec::new() }
+        Failure { problem, reversed_path: Vec::new(), cycle_checked: false }
     }
 
     /// A failed read of a value (not of a key).
@@ -263,6 +264,18 @@ impl Failure {
             HostError::Threw { reason } => Problem::Unreadable(reason),
             HostError::BrokenString { .. } => Problem::Unsupported(BROKEN_STRING.to_owned()),
         })
+    }
+
+    /// A budget failure whose chain of containers repeats one becomes the cycle it is. Only the innermost
+    /// container checks (it sees the whole chain); the check runs once per failure.
+    fn cycle_if_too_large<H: HostValue>(mut self, chain: &Chain<'_, H>) -> Failure {
+        if matches!(self.problem, Problem::TooLarge { .. }) && !self.cycle_checked {
+            self.cycle_checked = true;
+            if let Some(depth) = chain.first_repeat_depth() {
+                self.problem = Problem::Cyclic { depth };
+            }
+        }
+        self
     }
 
     fn at(mut self, segment: Segment) -> Failure {
@@ -354,7 +367,8 @@ fn import_child<H: HostValue>(
         };
         return Err(Failure::new(problem));
     }
-    import_kind(child, kind, &chain, depth, budget)
+    // A cycle may pass the budget before it reaches the depth limit: said as a cycle, checked once (innermost).
+    import_kind(child, kind, &chain, depth, budget).map_err(|failure| failure.cycle_if_too_large(&chain))
 }
 
 fn import_array<H: HostValue>(
@@ -645,6 +659,11 @@ mod tests {
             entries.borrow_mut().push((s("back"), outer.clone()));
         }
         assert_eq!(usage(&outer), Err(TrackError::CyclicValue { path: "usage.list[1].back".to_owned() }));
+        // Also when the budget runs out before the depth limit: a cycle is said as a cycle.
+        assert_eq!(usage_within(&outer, 200), Err(TrackError::CyclicValue { path: "usage.list[1].back".to_owned() }));
+        let before = reads();
+        assert_eq!(usage_within(&root, 100), Err(TrackError::CyclicValue { path: "usage.self".to_owned() }));
+        assert!(reads() - before < 50, "stopped at the budget, not at the depth limit");
 
         // The root is depth 0; a container deeper than MAX_DEPTH is refused.
         let mut deep = Fake::Num(1.0);
