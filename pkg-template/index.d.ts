@@ -292,7 +292,7 @@ export class Tracker<D extends DeliveryType = "immediate"> {
 
   /**
    * Sends many records in requests of at most `maxBatchSize` records and `maxBatchBytes` bytes; results come in
-   * input order. Throws `E_BATCH_TOO_LARGE` over 10000 records per call, and `E_INVALID_RECORD` (its message names
+   * input order. Throws `E_BATCH_TOO_LARGE` over 10000 records or 64 MiB encoded per call, and `E_INVALID_RECORD` (its message names
    * the index) when any record is invalid, in which case none is sent. Delivery failures resolve as in `track`.
    */
   trackBatch(

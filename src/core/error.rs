@@ -39,6 +39,9 @@ pub enum TrackError {
     RecordTooLarge { response_id: String, bytes: usize, max_bytes: usize },
     /// More records in one call than `max` allow.
     BatchTooLarge { count: usize, max: usize },
+    /// The records of one `trackBatch` call encode to more than `max_bytes` together (`bytes` by the record
+    /// that passed it). Code `E_BATCH_TOO_LARGE`, as for [`TrackError::BatchTooLarge`].
+    BatchBytesTooLarge { bytes: usize, max_bytes: usize },
     /// `trackBatch` was given something other than an array of records.
     InvalidBatch { found: String },
     /// Record number `index` of a batch is malformed.
@@ -82,6 +85,7 @@ impl TrackError {
             TrackError::InvalidContext { .. } => "E_INVALID_CONTEXT",
             TrackError::RecordTooLarge { .. } => "E_RECORD_TOO_LARGE",
             TrackError::BatchTooLarge { .. } => "E_BATCH_TOO_LARGE",
+            TrackError::BatchBytesTooLarge { .. } => "E_BATCH_TOO_LARGE",
             TrackError::InvalidBatch { .. } => "E_INVALID_BATCH",
             TrackError::InvalidRecord { .. } => "E_INVALID_RECORD",
             TrackError::InvalidOption { .. } => "E_INVALID_OPTION",
@@ -98,7 +102,10 @@ impl TrackError {
     /// The same error for record number `index` of a batch, so the message says which record failed.
     pub fn in_batch(self, index: usize) -> TrackError {
         match self {
-            TrackError::InvalidRecord { .. } | TrackError::BatchTooLarge { .. } | TrackError::InvalidBatch { .. } => self,
+            TrackError::InvalidRecord { .. }
+            | TrackError::BatchTooLarge { .. }
+            | TrackError::BatchBytesTooLarge { .. }
+            | TrackError::InvalidBatch { .. } => self,
             other => TrackError::InvalidRecord { index, reason: format!("{} ({})", other, other.code()) },
         }
     }
@@ -133,6 +140,10 @@ impl fmt::Display for TrackError {
             TrackError::BatchTooLarge { count, max } => {
                 write!(f, "records: {count} records exceed the limit of {max} per trackBatch call; split them into several calls")
             }
+            TrackError::BatchBytesTooLarge { bytes, max_bytes } => write!(
+                f,
+                "records: {bytes} bytes encoded by here, over the limit of {max_bytes} per trackBatch call; split them into several calls"
+            ),
             TrackError::InvalidBatch { found } => write!(f, "records: expected an array of records, got {found}"),
             TrackError::InvalidRecord { index, reason } => write!(f, "records[{index}]: {reason}"),
             TrackError::InvalidOption { option, reason } => write!(f, "options.{option}: {reason}"),

@@ -178,6 +178,6 @@ pub fn type_of(value: &JsValue) -> String {
     }
     match value.classify() {
         Ok(kind) => crate::core::import::describe(&kind),
-        Err(_) => "an object that cannot be read (reading it threw: a revoked Proxy?)".to_owned(),
+        Err(_) => "an object that cannot be read (inspecting it threw)".to_owned(),
     }
 }

@@ -7,7 +7,7 @@
 //! own calls — `flush`, `stats`, dead letters — are in `tracker_queue.rs`).
 
 use crate::core::batch::EncodedRecord;
-use crate::core::config::{DeliveryType, TrackerConfig, MAX_TRACK_BATCH_RECORDS};
+use crate::core::config::{DeliveryType, TrackerConfig, MAX_TRACK_BATCH_BYTES, MAX_TRACK_BATCH_RECORDS};
 use crate::core::fingerprint::namespace;
 use crate::core::outbox::OutboxConfig;
 use crate::core::error::TrackError;
@@ -117,7 +117,7 @@ impl Tracker {
         self.spawn(vec![record], |report| single_result(&report)).map(JsValue::from)
     }
 
-    /// Tracks many records (at most 10,000 per call), sent in requests of at most `maxBatchSize` records.
+    /// Tracks many records (at most 10,000 and 64 MiB encoded per call, else `E_BATCH_TOO_LARGE`), sent in requests of at most `maxBatchSize` records.
     /// Throws `E_INVALID_RECORD` naming the index when any record is invalid (or cannot be read), and then
     /// sends none; `E_UNREADABLE_VALUE` when the array itself cannot be read.
     #[wasm_bindgen(js_name = trackBatch)]
@@ -137,13 +137,19 @@ impl Tracker {
         }
         let call = read_batch_options(&options).map_err(thrown)?;
         let mut encoded = Vec::with_capacity(count);
+        let mut bytes = 0usize;
         for index in 0..count {
             // index < count <= MAX_TRACK_BATCH_RECORDS: it fits a u32.
             let built = guarded::item(&records, index as u32)
                 .map_err(|error| unreadable("record", &error))
                 .and_then(|record| read_batch_record(&record, index, snapshot.max_record_bytes))
                 .and_then(|input| self.build(input, &snapshot, &call));
-            encoded.push(built.map_err(|e| thrown(e.in_batch(index)))?);
+            let record = built.map_err(|e| thrown(e.in_batch(index)))?;
+            bytes = bytes.saturating_add(record.json.len());
+            if bytes > MAX_TRACK_BATCH_BYTES {
+                return Err(thrown(TrackError::BatchBytesTooLarge { bytes, max_bytes: MAX_TRACK_BATCH_BYTES }));
+            }
+            encoded.push(record);
         }
         if let Some(queue) = snapshot.queue {
             return enqueue_all(&queue, encoded).map_err(thrown);

@@ -272,3 +272,15 @@ describe('huge values are refused as they are read, at little cost', () => {
     tracker.free();
   });
 });
+
+describe('a trackBatch call holds its records at once, so their total is bounded', () => {
+  it('records of 64 MiB and more together throw E_BATCH_TOO_LARGE (10,000 × 1 MiB would exhaust the instance)', async () => {
+    const tracker = new Tracker({ apiKey: KEY, apiBase: ingest.url, ...FAST, maxRecordBytes: 4 * MiB, maxBatchBytes: 4 * MiB });
+    const usage = { text: 'z'.repeat(3 * MiB) };
+    const records = Array.from({ length: 30 }, (_, i) => ({ serviceKey: SERVICE_KEY, usage, responseId: `big-${i}` }));
+    assertThrowsAicm(() => tracker.trackBatch(records), 'E_BATCH_TOO_LARGE', /^records: .*64 ?MiB|67108864/);
+    assert.equal(ingest.requests().length, 0, 'nothing was sent');
+    await assertStillTracks(tracker, 'immediate', 'after-big-batch');
+    tracker.free();
+  });
+});
