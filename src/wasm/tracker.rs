@@ -117,9 +117,10 @@ impl Tracker {
         self.spawn(vec![record], |report| single_result(&report)).map(JsValue::from)
     }
 
-    /// Tracks many records (at most 10,000 and 64 MiB encoded per call, else `E_BATCH_TOO_LARGE`), sent in requests of at most `maxBatchSize` records.
-    /// Throws `E_INVALID_RECORD` naming the index when any record is invalid (or cannot be read), and then
-    /// sends none; `E_UNREADABLE_VALUE` when the array itself cannot be read.
+    /// Tracks many records (at most 10,000 and 64 MiB encoded per call, else `E_BATCH_TOO_LARGE`), sent in
+    /// requests of at most `maxBatchSize` records. Throws `E_INVALID_RECORD` naming the index when any record
+    /// is invalid (or cannot be read), and then sends none; `E_UNREADABLE_VALUE` when the array itself cannot
+    /// be read.
     #[wasm_bindgen(js_name = trackBatch)]
     pub fn track_batch(&self, records: JsValue, options: JsValue) -> JsResult<JsValue> {
         let snapshot = self.snapshot()?;
