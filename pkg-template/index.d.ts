@@ -40,7 +40,13 @@ export type AicmErrorCode =
   | "E_QUEUE_FULL"
   | "E_TRACKER_CLOSED"
   | "E_REENTRANT"
-  | "E_UNSUPPORTED_DELIVERY_TYPE";
+  | "E_UNSUPPORTED_DELIVERY_TYPE"
+  /**
+   * Reading a value threw (a getter that throws, a revoked Proxy such as an Immer draft after `produce`); the
+   * message names where (`usage.a[0]: reading it threw: ...`). Inside `trackBatch` it comes as
+   * `E_INVALID_RECORD` naming the index, like every error of one record.
+   */
+  | "E_UNREADABLE_VALUE";
 
 /**
  * What the library throws: a plain `Error` whose `name` is `"AicmError"` and whose `code` says what went wrong.
@@ -117,7 +123,11 @@ export interface TrackerOptions<D extends DeliveryType = "immediate"> {
   maxRetryAfterMs?: number;
   /** Records per request, 1..=1000. Default 1000. */
   maxBatchSize?: number;
-  /** Largest encoded record; a larger one throws `E_RECORD_TOO_LARGE`. Default 1048576. */
+  /**
+   * Largest encoded record; a larger one throws `E_RECORD_TOO_LARGE`. Default 1048576. The usage and the context
+   * as given (before anonymization) must each fit too: they are measured as they are read, so a huge array or
+   * string is refused without being copied.
+   */
   maxRecordBytes?: number;
   /** Largest request body; batches are split to stay under it (unless one record alone is larger). Default 4194304. */
   maxBatchBytes?: number;
@@ -301,9 +311,10 @@ export class Tracker<D extends DeliveryType = "immediate"> {
    * Builds, anonymizes and sends one record. Validation errors THROW synchronously (nothing is sent):
    * `E_INVALID_SERVICE_KEY`, `E_INVALID_USAGE`, `E_NON_FINITE_NUMBER`, `E_UNSUPPORTED_VALUE`, `E_CYCLIC_VALUE`,
    * `E_TOO_DEEP`, `E_INVALID_TIMESTAMP`, `E_INVALID_RESPONSE_ID`, `E_INVALID_CUSTOMER_KEY`, `E_INVALID_CONTEXT`,
-   * `E_RECORD_TOO_LARGE`, `E_TRACKER_CLOSED`. Delivery failures (network, timeout, HTTP errors after the retries)
-   * do not reject: the promise RESOLVES with `status: "failed"` (or `"unknown"` when an attempt may have reached the
-   * server: a timeout or a connection lost mid-request) and `error` set.
+   * `E_RECORD_TOO_LARGE`, `E_UNREADABLE_VALUE` (a getter threw, a revoked Proxy), `E_TRACKER_CLOSED`. Delivery
+   * failures (network, timeout, HTTP errors after the retries) do not reject: the promise RESOLVES with
+   * `status: "failed"` (or `"unknown"` when an attempt may have reached the server: a timeout or a connection lost
+   * mid-request) and `error` set.
    * Persistent queue: returns `{ responseId }` at once, the record in the outbox (its store write starts in this
    * tick); throws `E_QUEUE_FULL` when the outbox is full.
    */
@@ -315,7 +326,7 @@ export class Tracker<D extends DeliveryType = "immediate"> {
 
   /**
    * Sends many records in requests of at most `maxBatchSize` records and `maxBatchBytes` bytes; results come in
-   * input order. Throws `E_BATCH_TOO_LARGE` over 10000 records per call, and `E_INVALID_RECORD` (its message names
+   * input order. Throws `E_BATCH_TOO_LARGE` over 10000 records or 64 MiB encoded per call, and `E_INVALID_RECORD` (its message names
    * the index) when any record is invalid, in which case none is sent. Delivery failures resolve as in `track`.
    */
   trackBatch(

@@ -18,6 +18,9 @@ pub const DEFAULT_API_URL: &str = "/api/v1";
 pub const USER_AGENT: &str = concat!("aicostmanager-edge/", env!("CARGO_PKG_VERSION"));
 /// Most records one `trackBatch()` call accepts (it is sent in requests of at most `maxBatchSize`).
 pub const MAX_TRACK_BATCH_RECORDS: usize = 10_000;
+/// Most encoded bytes one `trackBatch()` call accepts, its records together: the call holds them all at once
+/// (10,000 records of the largest `maxRecordBytes` would not fit in a wasm instance's memory).
+pub const MAX_TRACK_BATCH_BYTES: usize = 64 * 1024 * 1024;
 
 /// How records are delivered (`deliveryType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -39,6 +39,9 @@ pub enum TrackError {
     RecordTooLarge { response_id: String, bytes: usize, max_bytes: usize },
     /// More records in one call than `max` allow.
     BatchTooLarge { count: usize, max: usize },
+    /// The records of one `trackBatch` call encode to more than `max_bytes` together (`bytes` by the record
+    /// that passed it). Code `E_BATCH_TOO_LARGE`, as for [`TrackError::BatchTooLarge`].
+    BatchBytesTooLarge { bytes: usize, max_bytes: usize },
     /// `trackBatch` was given something other than an array of records.
     InvalidBatch { found: String },
     /// Record number `index` of a batch is malformed.
@@ -58,6 +61,13 @@ pub enum TrackError {
     Reentrant,
     /// The delivery type is not one this build supports.
     UnsupportedDeliveryType { value: String },
+    /// Reading the value at `path` threw (a getter that throws, a revoked `Proxy` such as an Immer draft after
+    /// `produce`, a Proxy trap); `reason` is what was thrown.
+    UnreadableValue { path: String, reason: String },
+    /// The value at `path` made the record's encoded size at least `at_least` bytes, over `max_bytes`
+    /// (`maxRecordBytes`): refused as it was read, before the rest was copied. Code `E_RECORD_TOO_LARGE`, as
+    /// for [`TrackError::RecordTooLarge`].
+    ValueTooLarge { path: String, at_least: usize, max_bytes: usize },
 }
 
 impl TrackError {
@@ -76,6 +86,7 @@ impl TrackError {
             TrackError::InvalidContext { .. } => "E_INVALID_CONTEXT",
             TrackError::RecordTooLarge { .. } => "E_RECORD_TOO_LARGE",
             TrackError::BatchTooLarge { .. } => "E_BATCH_TOO_LARGE",
+            TrackError::BatchBytesTooLarge { .. } => "E_BATCH_TOO_LARGE",
             TrackError::InvalidBatch { .. } => "E_INVALID_BATCH",
             TrackError::InvalidRecord { .. } => "E_INVALID_RECORD",
             TrackError::InvalidOption { .. } => "E_INVALID_OPTION",
@@ -84,13 +95,18 @@ impl TrackError {
             TrackError::TrackerClosed => "E_TRACKER_CLOSED",
             TrackError::Reentrant => "E_REENTRANT",
             TrackError::UnsupportedDeliveryType { .. } => "E_UNSUPPORTED_DELIVERY_TYPE",
+            TrackError::UnreadableValue { .. } => "E_UNREADABLE_VALUE",
+            TrackError::ValueTooLarge { .. } => "E_RECORD_TOO_LARGE",
         }
     }
 
     /// The same error for record number `index` of a batch, so the message says which record failed.
     pub fn in_batch(self, index: usize) -> TrackError {
         match self {
-            TrackError::InvalidRecord { .. } | TrackError::BatchTooLarge { .. } | TrackError::InvalidBatch { .. } => self,
+            TrackError::InvalidRecord { .. }
+            | TrackError::BatchTooLarge { .. }
+            | TrackError::BatchBytesTooLarge { .. }
+            | TrackError::InvalidBatch { .. } => self,
             other => TrackError::InvalidRecord { index, reason: format!("{} ({})", other, other.code()) },
         }
     }
@@ -125,6 +141,10 @@ impl fmt::Display for TrackError {
             TrackError::BatchTooLarge { count, max } => {
                 write!(f, "records: {count} records exceed the limit of {max} per trackBatch call; split them into several calls")
             }
+            TrackError::BatchBytesTooLarge { bytes, max_bytes } => write!(
+                f,
+                "records: {bytes} bytes encoded by here, over the limit of {max_bytes} per trackBatch call; split them into several calls"
+            ),
             TrackError::InvalidBatch { found } => write!(f, "records: expected an array of records, got {found}"),
             TrackError::InvalidRecord { index, reason } => write!(f, "records[{index}]: {reason}"),
             TrackError::InvalidOption { option, reason } => write!(f, "options.{option}: {reason}"),
@@ -142,6 +162,11 @@ impl fmt::Display for TrackError {
                 f,
                 "deliveryType: {} is not a delivery type; use \"immediate\" or \"persistent_queue\"",
                 crate::core::json::quoted(value)
+            ),
+            TrackError::UnreadableValue { path, reason } => write!(f, "{path}: reading it threw: {reason}"),
+            TrackError::ValueTooLarge { path, at_least, max_bytes } => write!(
+                f,
+                "{path}: the record's encoded size is at least {at_least} bytes by here, over maxRecordBytes ({max_bytes})"
             ),
         }
     }

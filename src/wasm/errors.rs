@@ -1,8 +1,8 @@
 //! Turning core errors into the JavaScript errors users catch: `Error` with `name` "AicmError" and a stable `code`.
 
 use crate::core::error::TrackError;
-use js_sys::{Error, Reflect};
-use wasm_bindgen::JsValue;
+use js_sys::{Error, JsString, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
 
 /// An `Error` with `name = "AicmError"` and `code` set, ready to throw.
 pub fn coded_error(code: &str, message: &str) -> JsValue {
@@ -18,13 +18,27 @@ pub fn track_error(error: &TrackError) -> JsValue {
     coded_error(error.code(), &error.to_string())
 }
 
-/// A short text for any thrown JS value (an `Error`'s message, a string, or its `String()` form).
+/// Longest description of a thrown value copied into a message, in UTF-16 units.
+const MAX_THROWN_UNITS: u32 = 500;
+
+/// A short text for any thrown JS value (an `Error`'s message, a string, or its `JSON.stringify` form), cut
+/// to [`MAX_THROWN_UNITS`]. Never throws: the thrown value may be a revoked Proxy or have throwing getters.
 pub fn describe_thrown(value: &JsValue) -> String {
-    if let Some(text) = value.as_string() {
-        return text;
+    if value.is_string() {
+        return short(value);
     }
-    if let Some(message) = Reflect::get(value, &JsValue::from_str("message")).ok().and_then(|m| m.as_string()) {
-        return message;
+    if let Some(message) = Reflect::get(value, &JsValue::from_str("message")).ok().filter(|m| m.is_string()) {
+        return short(&message);
     }
-    js_sys::JSON::stringify(value).ok().and_then(|s| s.as_string()).unwrap_or_else(|| "unknown error".to_owned())
+    match js_sys::JSON::stringify(value) {
+        Ok(text) if text.is_string() => short(&text),
+        _ => "unknown error".to_owned(),
+    }
+}
+
+/// A string value's text, at most [`MAX_THROWN_UNITS`] units of it (the copy is cut in JavaScript first).
+fn short(value: &JsValue) -> String {
+    let text: &JsString = value.unchecked_ref();
+    let text = if text.length() > MAX_THROWN_UNITS { text.slice(0, MAX_THROWN_UNITS) } else { text.clone() };
+    String::from(text)
 }

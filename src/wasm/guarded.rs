@@ -12,7 +12,7 @@
 //! `Array::length`/`get`/`iter` and `Promise::resolve` are not declared `catch` and must not be called on it.
 //! Values we made ourselves (a fresh `Object`, an `Array` we filled) may use js-sys freely.
 
-use js_sys::{Array, Promise};
+use js_sys::{Array, Date, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
@@ -30,6 +30,14 @@ extern "C" {
     fn reflect_get_index(target: &JsValue, index: u32) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, js_namespace = Promise, js_name = all)]
     fn promise_all(values: &Array) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(catch, js_namespace = ["Date", "prototype", "getTime"], js_name = call)]
+    fn date_get_time(date: &Date) -> Result<f64, JsValue>;
+}
+
+/// `date.getTime()`; `Err` for an object that passed `instanceof Date` without being one (a Proxy of a
+/// `Date`, an object whose prototype was set to `Date.prototype`): `getTime` throws on those.
+pub fn time_of(date: &Date) -> Result<f64, JsValue> {
+    date_get_time(date)
 }
 
 /// `Array.isArray(value)`; `Err` for a revoked Proxy.

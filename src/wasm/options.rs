@@ -2,15 +2,18 @@
 //!
 //! Each property is read once and handed to the core typed; the core's rules decide what is acceptable.
 //! Unknown keys are refused with a coded error, so a typo (`apikey`) fails loudly instead of being ignored.
+//! Every read goes through [`crate::wasm::guarded`]: a getter that throws or a revoked `Proxy` is
+//! `E_UNREADABLE_VALUE` naming the property (`options.apiKey: reading it threw: ...`).
 
 use crate::core::config::{DeliveryType, TrackerConfig, NUMERIC_OPTIONS};
 use crate::core::error::TrackError;
-use crate::core::import::{describe, import_plain_object, HostValue};
+use crate::core::import::{import_name_list, import_plain_object};
 use crate::core::record::{check_customer_key, Override, RecordDefaults, RecordInput, TimestampInput};
 use crate::core::value::Value;
 use crate::wasm::errors::describe_thrown;
-use crate::wasm::js_value::{get, is_plain_object, js_string};
-use js_sys::{Array, Date, Function, Object};
+use crate::wasm::guarded;
+use crate::wasm::js_value::{is_plain_object, short_string, type_of};
+use js_sys::{Date, Function, JsString};
 use wasm_bindgen::{JsCast, JsValue};
 
 /// Everything `new Tracker(options)` configures.
@@ -38,8 +41,33 @@ const TRACK_KEYS: &[&str] = &["responseId", "timestamp", "customerKey", "context
 const BATCH_OPTION_KEYS: &[&str] = &["anonymizeFields", "anonymizer"];
 const RECORD_KEYS: &[&str] = &["serviceKey", "usage", "responseId", "timestamp", "customerKey", "context"];
 
+/// Longest key of an options object that is compared with the known keys (longer ones are unknown anyway).
+const MAX_OPTION_KEY_UNITS: usize = 64;
+
 fn invalid(option: &str, reason: impl Into<String>) -> TrackError {
     TrackError::InvalidOption { option: option.to_owned(), reason: reason.into() }
+}
+
+/// The error for a read of `path` that threw `thrown`.
+pub fn unreadable(path: impl Into<String>, thrown: &JsValue) -> TrackError {
+    TrackError::UnreadableValue { path: path.into(), reason: describe_thrown(thrown) }
+}
+
+/// An options object being read: the JS object and the name of its root in error paths ("options", "record").
+struct Source<'a> {
+    object: &'a JsValue,
+    root: &'static str,
+}
+
+impl Source<'_> {
+    /// `object[name]`; a throw is `E_UNREADABLE_VALUE` at `root.name`.
+    fn get(&self, name: &str) -> Result<JsValue, TrackError> {
+        guarded::get(self.object, name).map_err(|thrown| unreadable(self.path(name), &thrown))
+    }
+
+    fn path(&self, name: &str) -> String {
+        format!("{}.{name}", self.root)
+    }
 }
 
 /// Reads `new Tracker(options)`. `undefined` means all defaults (and then fails for the missing key).
@@ -50,7 +78,8 @@ pub fn read_tracker_options(options: &JsValue) -> Result<TrackerOptions, TrackEr
     let mut anonymizer = None;
     let mut fetch = None;
     let mut store = None;
-    if let Some(options) = options {
+    if let Some(object) = options {
+        let options = Source { object: &object, root: "options" };
         if let Some(key) = read_string(&options, "apiKey")? {
             config.set_api_key(&key)?;
         }
@@ -69,12 +98,12 @@ pub fn read_tracker_options(options: &JsValue) -> Result<TrackerOptions, TrackEr
                 config.set_number(name, n)?;
             }
         }
-        defaults.customer_key = read_customer_key_value(&get_or_throw(&options, "customerKey")?)?;
-        defaults.context = read_context_value(&get_or_throw(&options, "context")?)?;
+        defaults.customer_key = read_customer_key_value(&options.get("customerKey")?)?;
+        defaults.context = read_context_value(&options.get("context")?, config.max_record_bytes)?;
         defaults.anonymize_fields = read_fields(&options, "anonymizeFields")?;
         anonymizer = read_function(&options, "anonymizer")?;
         fetch = read_function(&options, "fetch")?;
-        store = Some(get_or_throw(&options, "store")?).filter(|s| !s.is_undefined() && !s.is_null());
+        store = Some(options.get("store")?).filter(|s| !s.is_undefined() && !s.is_null());
     }
     let config = config.finish()?;
     if store.is_some() && config.delivery != DeliveryType::PersistentQueue {
@@ -84,11 +113,13 @@ pub fn read_tracker_options(options: &JsValue) -> Result<TrackerOptions, TrackEr
 }
 
 /// Reads the options of one `track()` call into a record input (payload still to be imported by the caller).
-pub fn read_track_options(options: &JsValue) -> Result<(RecordParts, CallOptions), TrackError> {
-    let Some(options) = options_object(options, "options", TRACK_KEYS, &[])? else {
+/// `max_bytes` (`maxRecordBytes`) bounds the context.
+pub fn read_track_options(options: &JsValue, max_bytes: usize) -> Result<(RecordParts, CallOptions), TrackError> {
+    let Some(object) = options_object(options, "options", TRACK_KEYS, &[])? else {
         return Ok((RecordParts::default(), CallOptions::default()));
     };
-    let parts = read_record_parts(&options)?;
+    let options = Source { object: &object, root: "options" };
+    let parts = read_record_parts(&options, max_bytes)?;
     let call = CallOptions {
         anonymize_fields: read_fields(&options, "anonymizeFields")?,
         anonymizer: read_function(&options, "anonymizer")?,
@@ -98,27 +129,30 @@ pub fn read_track_options(options: &JsValue) -> Result<(RecordParts, CallOptions
 
 /// Reads the options of one `trackBatch()` call.
 pub fn read_batch_options(options: &JsValue) -> Result<CallOptions, TrackError> {
-    let Some(options) = options_object(options, "options", BATCH_OPTION_KEYS, &[])? else {
+    let Some(object) = options_object(options, "options", BATCH_OPTION_KEYS, &[])? else {
         return Ok(CallOptions::default());
     };
+    let options = Source { object: &object, root: "options" };
     Ok(CallOptions {
         anonymize_fields: read_fields(&options, "anonymizeFields")?,
         anonymizer: read_function(&options, "anonymizer")?,
     })
 }
 
-/// Reads one element of `trackBatch(records)` into a record input. Errors are not yet tagged with the index.
-pub fn read_batch_record(record: &JsValue, index: usize) -> Result<RecordInput, TrackError> {
-    if !is_plain_object(record) {
+/// Reads one element of `trackBatch(records)` into a record input. Errors are not yet tagged with the index;
+/// a read that throws is `E_UNREADABLE_VALUE` at `record` or `record.<field>`.
+pub fn read_batch_record(record: &JsValue, index: usize, max_bytes: usize) -> Result<RecordInput, TrackError> {
+    if !is_plain_object(record).map_err(|thrown| unreadable("record", &thrown))? {
         let reason = format!("expected an object with serviceKey and usage, got {}", type_of(record));
         return Err(TrackError::InvalidRecord { index, reason });
     }
-    let Some(record) = options_object(record, "record", RECORD_KEYS, &[])? else {
+    let Some(object) = options_object(record, "record", RECORD_KEYS, &[])? else {
         return Err(TrackError::InvalidRecord { index, reason: "expected an object".to_owned() });
     };
-    let service_key = read_service_key(&get_or_throw(&record, "serviceKey")?)?;
-    let payload = read_usage(&get_or_throw(&record, "usage")?)?;
-    Ok(read_record_parts(&record)?.into_input(service_key, payload))
+    let record = Source { object: &object, root: "record" };
+    let service_key = read_service_key(&record.get("serviceKey")?)?;
+    let payload = read_usage(&record.get("usage")?, max_bytes)?;
+    Ok(read_record_parts(&record, max_bytes)?.into_input(service_key, payload))
 }
 
 /// The per-record fields besides service key and payload.
@@ -143,75 +177,77 @@ impl RecordParts {
     }
 }
 
-fn read_record_parts(object: &JsValue) -> Result<RecordParts, TrackError> {
-    let response_id = match get_or_throw(object, "responseId")? {
+fn read_record_parts(object: &Source<'_>, max_bytes: usize) -> Result<RecordParts, TrackError> {
+    let response_id = match object.get("responseId")? {
         v if v.is_undefined() => None,
-        v => Some(js_string(&v).ok_or_else(|| TrackError::InvalidResponseId {
+        v => Some(short_string(&v).ok_or_else(|| TrackError::InvalidResponseId {
             reason: format!("must be a string, got {}", type_of(&v)),
         })?),
     };
     Ok(RecordParts {
         response_id,
-        timestamp: read_timestamp(&get_or_throw(object, "timestamp")?)?,
+        timestamp: read_timestamp(&object.get("timestamp")?, &object.path("timestamp"))?,
         customer_key: read_customer_key(object)?,
-        context: read_context(object)?,
+        context: read_context(object, max_bytes)?,
     })
 }
 
 /// The service key argument: a string (emptiness is checked by the core).
 pub fn read_service_key(value: &JsValue) -> Result<String, TrackError> {
-    js_string(value).ok_or_else(|| TrackError::InvalidServiceKey {
+    short_string(value).ok_or_else(|| TrackError::InvalidServiceKey {
         reason: format!("must be a string such as \"openai::gpt-4o-mini\", got {}", type_of(value)),
     })
 }
 
-/// The usage argument: a plain object of JSON data.
-pub fn read_usage(value: &JsValue) -> Result<Value, TrackError> {
-    import_plain_object(value, "usage", |found| TrackError::InvalidUsage { found })
+/// The usage argument: a plain object of JSON data, at most `max_bytes` (`maxRecordBytes`) encoded.
+pub fn read_usage(value: &JsValue, max_bytes: usize) -> Result<Value, TrackError> {
+    import_plain_object(value, "usage", max_bytes, |found| TrackError::InvalidUsage { found })
 }
 
-fn read_timestamp(value: &JsValue) -> Result<Option<TimestampInput>, TrackError> {
+fn read_timestamp(value: &JsValue, path: &str) -> Result<Option<TimestampInput>, TrackError> {
     if value.is_undefined() || value.is_null() {
         return Ok(None);
     }
-    if let Some(text) = js_string(value) {
+    if let Some(text) = short_string(value) {
         return Ok(Some(TimestampInput::Iso(text)));
     }
     if let Some(ms) = value.as_f64() {
         return Ok(Some(TimestampInput::EpochMillis(ms)));
     }
     if let Some(date) = value.dyn_ref::<Date>() {
-        return Ok(Some(TimestampInput::EpochMillis(date.get_time())));
+        let ms = guarded::time_of(date).map_err(|thrown| unreadable(path, &thrown))?;
+        return Ok(Some(TimestampInput::EpochMillis(ms)));
     }
     Err(TrackError::InvalidTimestamp {
         reason: format!("expected an ISO-8601 string, a Date or epoch milliseconds, got {}", type_of(value)),
     })
 }
 
-fn read_customer_key(object: &JsValue) -> Result<Override<String>, TrackError> {
-    match get_or_throw(object, "customerKey")? {
+fn read_customer_key(object: &Source<'_>) -> Result<Override<String>, TrackError> {
+    match object.get("customerKey")? {
         v if v.is_undefined() => Ok(Override::Inherit),
         v if v.is_null() => Ok(Override::Clear),
-        v => js_string(&v).map(Override::Set).ok_or_else(|| TrackError::InvalidCustomerKey {
+        v => short_string(&v).map(Override::Set).ok_or_else(|| TrackError::InvalidCustomerKey {
             reason: format!("must be a string or null, got {}", type_of(&v)),
         }),
     }
 }
 
-fn read_context(object: &JsValue) -> Result<Override<Value>, TrackError> {
-    match get_or_throw(object, "context")? {
+fn read_context(object: &Source<'_>, max_bytes: usize) -> Result<Override<Value>, TrackError> {
+    match object.get("context")? {
         v if v.is_undefined() => Ok(Override::Inherit),
         v if v.is_null() => Ok(Override::Clear),
-        v => import_plain_object(&v, "context", |found| TrackError::InvalidContext { found }).map(Override::Set),
+        v => import_plain_object(&v, "context", max_bytes, |found| TrackError::InvalidContext { found })
+            .map(Override::Set),
     }
 }
 
-/// Reads a context given to `setContext` (`null` clears it).
-pub fn read_context_value(value: &JsValue) -> Result<Option<Value>, TrackError> {
+/// Reads a context given to `setContext` (`null` clears it), at most `max_bytes` (`maxRecordBytes`) encoded.
+pub fn read_context_value(value: &JsValue, max_bytes: usize) -> Result<Option<Value>, TrackError> {
     if value.is_null() || value.is_undefined() {
         return Ok(None);
     }
-    import_plain_object(value, "context", |found| TrackError::InvalidContext { found }).map(Some)
+    import_plain_object(value, "context", max_bytes, |found| TrackError::InvalidContext { found }).map(Some)
 }
 
 /// Reads a customer key given to `setCustomerKey` (`null` clears it).
@@ -219,29 +255,17 @@ pub fn read_customer_key_value(value: &JsValue) -> Result<Option<String>, TrackE
     if value.is_null() || value.is_undefined() {
         return Ok(None);
     }
-    let key = js_string(value).ok_or_else(|| TrackError::InvalidCustomerKey {
+    let key = short_string(value).ok_or_else(|| TrackError::InvalidCustomerKey {
         reason: format!("must be a string or null, got {}", type_of(value)),
     })?;
     check_customer_key(&key)?;
     Ok(Some(key))
 }
 
-/// Reads a list of field names (`anonymizeFields`, or the argument of `setAnonymizeFields`).
-pub fn read_field_list(value: &JsValue, option: &str) -> Result<Vec<String>, TrackError> {
-    if value.is_undefined() || value.is_null() {
-        return Ok(Vec::new());
-    }
-    if !Array::is_array(value) {
-        return Err(invalid(option, format!("must be an array of strings, got {}", type_of(value))));
-    }
-    let array: &Array = value.unchecked_ref();
-    array
-        .iter()
-        .enumerate()
-        .map(|(i, item)| {
-            js_string(&item).ok_or_else(|| invalid(option, format!("item {i} must be a string, got {}", type_of(&item))))
-        })
-        .collect()
+/// Reads a list of names (`anonymizeFields`, the argument of `setAnonymizeFields`, dead-letter ids): `option`
+/// names it in `E_INVALID_OPTION`, `path` in `E_UNREADABLE_VALUE`. `undefined`/`null` are the empty list.
+pub fn read_field_list(value: &JsValue, option: &str, path: &str) -> Result<Vec<String>, TrackError> {
+    import_name_list(value, option, path)
 }
 
 /// Reads a function given to `setAnonymizer` (`null` = default anonymizer).
@@ -256,53 +280,55 @@ pub fn read_function_value(value: &JsValue, option: &str) -> Result<Option<Funct
         .ok_or_else(|| invalid(option, format!("must be a function, got {}", type_of(value))))
 }
 
-fn read_fields(object: &JsValue, name: &str) -> Result<Vec<String>, TrackError> {
-    read_field_list(&get_or_throw(object, name)?, name)
+fn read_fields(object: &Source<'_>, name: &str) -> Result<Vec<String>, TrackError> {
+    read_field_list(&object.get(name)?, name, &object.path(name))
 }
 
-fn read_function(object: &JsValue, name: &str) -> Result<Option<Function>, TrackError> {
-    read_function_value(&get_or_throw(object, name)?, name)
+fn read_function(object: &Source<'_>, name: &str) -> Result<Option<Function>, TrackError> {
+    read_function_value(&object.get(name)?, name)
 }
 
-fn read_string(object: &JsValue, name: &str) -> Result<Option<String>, TrackError> {
-    match get_or_throw(object, name)? {
+fn read_string(object: &Source<'_>, name: &str) -> Result<Option<String>, TrackError> {
+    match object.get(name)? {
         v if v.is_undefined() => Ok(None),
-        v => js_string(&v).map(Some).ok_or_else(|| invalid(name, format!("must be a string, got {}", type_of(&v)))),
+        v => short_string(&v).map(Some).ok_or_else(|| invalid(name, format!("must be a string, got {}", type_of(&v)))),
     }
 }
 
-fn read_bool(object: &JsValue, name: &str) -> Result<Option<bool>, TrackError> {
-    match get_or_throw(object, name)? {
+fn read_bool(object: &Source<'_>, name: &str) -> Result<Option<bool>, TrackError> {
+    match object.get(name)? {
         v if v.is_undefined() => Ok(None),
         v => v.as_bool().map(Some).ok_or_else(|| invalid(name, format!("must be a boolean, got {}", type_of(&v)))),
     }
 }
 
-fn read_number(object: &JsValue, name: &str) -> Result<Option<f64>, TrackError> {
-    match get_or_throw(object, name)? {
+fn read_number(object: &Source<'_>, name: &str) -> Result<Option<f64>, TrackError> {
+    match object.get(name)? {
         v if v.is_undefined() => Ok(None),
         v => v.as_f64().map(Some).ok_or_else(|| invalid(name, format!("must be a number, got {}", type_of(&v)))),
     }
-}
-
-fn get_or_throw(object: &JsValue, name: &str) -> Result<JsValue, TrackError> {
-    get(object, name).map_err(|thrown| invalid(name, format!("reading it threw: {}", describe_thrown(&thrown))))
 }
 
 fn numeric_names() -> Vec<&'static str> {
     NUMERIC_OPTIONS.iter().map(|(name, _, _)| *name).collect()
 }
 
-/// The options object, `None` for `undefined`/`null`, or an error for anything else or for unknown keys.
+/// The options object, `None` for `undefined`/`null`, or an error for anything else or for unknown keys. A
+/// read that throws (a revoked Proxy) is `E_UNREADABLE_VALUE` at `what`.
 fn options_object(value: &JsValue, what: &str, keys: &[&str], more_keys: &[&str]) -> Result<Option<JsValue>, TrackError> {
     if value.is_undefined() || value.is_null() {
         return Ok(None);
     }
-    if !is_plain_object(value) {
+    if !is_plain_object(value).map_err(|thrown| unreadable(what, &thrown))? {
         return Err(invalid(what, format!("expected a plain object, got {}", type_of(value))));
     }
-    for key in Object::keys(value.unchecked_ref::<Object>()).iter() {
-        let Some(key) = key.as_string() else { continue };
+    let own = guarded::own_keys(value).map_err(|thrown| unreadable(what, &thrown))?;
+    // A fresh array Object.keys made: ours to read with js-sys (its items are strings).
+    for key in own.iter() {
+        let long = key.is_string() && key.unchecked_ref::<JsString>().length() as usize > MAX_OPTION_KEY_UNITS;
+        let Some(key) = (if long { None } else { short_string(&key) }) else {
+            return Err(invalid(what, "has a key that is not a known key (too long, or not valid UTF-16)"));
+        };
         if !keys.contains(&key.as_str()) && !more_keys.contains(&key.as_str()) {
             let hint = keys
                 .iter()
@@ -314,17 +340,4 @@ fn options_object(value: &JsValue, what: &str, keys: &[&str], more_keys: &[&str]
         }
     }
     Ok(Some(value.clone()))
-}
-
-/// A short description of a JS value's type for messages ("a string", "an array", "a Map", ...).
-pub fn type_of(value: &JsValue) -> String {
-    if value.is_string() && js_string(value).is_none() {
-        "a string with an unpaired surrogate (invalid UTF-16)".to_owned()
-    } else if Array::is_array(value) {
-        "an array".to_owned()
-    } else if is_plain_object(value) {
-        "a plain object".to_owned()
-    } else {
-        describe(&value.classify())
-    }
 }

@@ -7,7 +7,7 @@
 //! own calls — `flush`, `stats`, dead letters — are in `tracker_queue.rs`).
 
 use crate::core::batch::EncodedRecord;
-use crate::core::config::{DeliveryType, TrackerConfig, MAX_TRACK_BATCH_RECORDS};
+use crate::core::config::{DeliveryType, TrackerConfig, MAX_TRACK_BATCH_BYTES, MAX_TRACK_BATCH_RECORDS};
 use crate::core::fingerprint::namespace;
 use crate::core::outbox::OutboxConfig;
 use crate::core::error::TrackError;
@@ -18,18 +18,20 @@ use crate::wasm::anonymizer::JsAnonymizer;
 use crate::wasm::deliver::deliver;
 use crate::wasm::errors::track_error;
 use crate::wasm::http::Endpoint;
+use crate::wasm::guarded;
+use crate::wasm::js_value::type_of;
 use crate::wasm::options::{
     read_batch_options, read_batch_record, read_context_value, read_customer_key_value, read_field_list,
-    read_function_value, read_service_key, read_track_options, read_tracker_options, read_usage, type_of, CallOptions,
+    read_function_value, read_service_key, read_track_options, read_tracker_options, read_usage, unreadable,
+    CallOptions,
 };
 use crate::wasm::platform::{now_ms, Entropy};
 use crate::wasm::queue::{js::queued, js::queued_batch, Queue, Store};
 use crate::wasm::results::{batch_result, single_result};
-use js_sys::{Array, Function, Promise};
+use js_sys::{Function, Promise};
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 
 /// Tracks AI usage records and delivers them to the `/track` endpoint.
 #[wasm_bindgen]
@@ -105,8 +107,8 @@ impl Tracker {
     pub fn track(&self, service_key: JsValue, usage: JsValue, options: JsValue) -> JsResult<JsValue> {
         let snapshot = self.snapshot()?;
         let service_key = read_service_key(&service_key).map_err(thrown)?;
-        let payload = read_usage(&usage).map_err(thrown)?;
-        let (parts, call) = read_track_options(&options).map_err(thrown)?;
+        let payload = read_usage(&usage, snapshot.max_record_bytes).map_err(thrown)?;
+        let (parts, call) = read_track_options(&options, snapshot.max_record_bytes).map_err(thrown)?;
         let record = self.build(parts.into_input(service_key, payload), &snapshot, &call).map_err(thrown)?;
         if let Some(queue) = snapshot.queue {
             let response_id = record.response_id.clone();
@@ -116,24 +118,40 @@ impl Tracker {
         self.spawn(vec![record], |report| single_result(&report)).map(JsValue::from)
     }
 
-    /// Tracks many records (at most 10,000 per call), sent in requests of at most `maxBatchSize` records.
-    /// Throws `E_INVALID_RECORD` naming the index when any record is invalid, and then sends none.
+    /// Tracks many records (at most 10,000 and 64 MiB encoded per call, else `E_BATCH_TOO_LARGE`), sent in
+    /// requests of at most `maxBatchSize` records. Throws `E_INVALID_RECORD` naming the index when any record
+    /// is invalid (or cannot be read), and then sends none; `E_UNREADABLE_VALUE` when the array itself cannot
+    /// be read.
     #[wasm_bindgen(js_name = trackBatch)]
     pub fn track_batch(&self, records: JsValue, options: JsValue) -> JsResult<JsValue> {
         let snapshot = self.snapshot()?;
-        if !Array::is_array(&records) {
+        let unreadable_records = |error: JsValue| thrown(unreadable("records", &error));
+        if !guarded::is_array(&records).map_err(unreadable_records)? {
             return Err(thrown(TrackError::InvalidBatch { found: type_of(&records) }));
         }
-        let records: &Array = records.unchecked_ref();
-        let count = records.length() as usize;
+        let Some(count) = guarded::length(&records).map_err(unreadable_records)? else {
+            let found = "an array whose length is not a whole number".to_owned();
+            return Err(thrown(TrackError::InvalidBatch { found }));
+        };
+        let count = count as usize;
         if count > MAX_TRACK_BATCH_RECORDS {
             return Err(thrown(TrackError::BatchTooLarge { count, max: MAX_TRACK_BATCH_RECORDS }));
         }
         let call = read_batch_options(&options).map_err(thrown)?;
         let mut encoded = Vec::with_capacity(count);
-        for (index, record) in records.iter().enumerate() {
-            let built = read_batch_record(&record, index).and_then(|input| self.build(input, &snapshot, &call));
-            encoded.push(built.map_err(|e| thrown(e.in_batch(index)))?);
+        let mut bytes = 0usize;
+        for index in 0..count {
+            // index < count <= MAX_TRACK_BATCH_RECORDS: it fits a u32.
+            let built = guarded::item(&records, index as u32)
+                .map_err(|error| unreadable("record", &error))
+                .and_then(|record| read_batch_record(&record, index, snapshot.max_record_bytes))
+                .and_then(|input| self.build(input, &snapshot, &call));
+            let record = built.map_err(|e| thrown(e.in_batch(index)))?;
+            bytes = bytes.saturating_add(record.json.len());
+            if bytes > MAX_TRACK_BATCH_BYTES {
+                return Err(thrown(TrackError::BatchBytesTooLarge { bytes, max_bytes: MAX_TRACK_BATCH_BYTES }));
+            }
+            encoded.push(record);
         }
         if let Some(queue) = snapshot.queue {
             return enqueue_all(&queue, encoded).map_err(thrown);
@@ -151,14 +169,15 @@ impl Tracker {
     /// Sets the context used when a call gives none (`null` clears it).
     #[wasm_bindgen(js_name = setContext)]
     pub fn set_context(&self, context: JsValue) -> JsResult<()> {
-        let context = read_context_value(&context).map_err(thrown)?;
+        let max_bytes = self.snapshot()?.max_record_bytes;
+        let context = read_context_value(&context, max_bytes).map_err(thrown)?;
         self.update_defaults(|d| d.context = context)
     }
 
     /// Replaces the tracker's set of field names to anonymize.
     #[wasm_bindgen(js_name = setAnonymizeFields)]
     pub fn set_anonymize_fields(&self, fields: JsValue) -> JsResult<()> {
-        let fields = read_field_list(&fields, "anonymizeFields").map_err(thrown)?;
+        let fields = read_field_list(&fields, "anonymizeFields", "anonymizeFields").map_err(thrown)?;
         self.update_defaults(|d| d.anonymize_fields = fields)
     }
 
@@ -203,7 +222,7 @@ impl Tracker {
             Err(_) => Entropy::default().take::<16>(),
         };
         let function = call.anonymizer.as_ref().or(snapshot.anonymizer.as_ref());
-        let mut js_anonymizer = function.map(|function| JsAnonymizer { function });
+        let mut js_anonymizer = function.map(|function| JsAnonymizer { function, max_bytes: snapshot.max_record_bytes });
         let ctx = BuildContext {
             now_ms: now_ms(),
             entropy,

@@ -4,7 +4,10 @@
 
 use crate::core::decimal::display_f64;
 use crate::core::error::TrackError;
-use crate::wasm::options::{read_field_list, type_of};
+use crate::wasm::guarded;
+use crate::wasm::js_value::type_of;
+use crate::wasm::options::{read_field_list, unreadable};
+use crate::wasm::platform::promise_of;
 use crate::wasm::queue::js::{change_dead_letters, dead_letters, flush_report, stats, Selection};
 use crate::wasm::queue::Queue;
 use crate::wasm::tracker::{thrown, JsResult, Tracker};
@@ -55,7 +58,7 @@ impl Tracker {
     pub fn dead_letters(&self) -> Promise {
         match self.queue() {
             Some(queue) => dead_letters(&queue),
-            None => Promise::resolve(&JsValue::from(Array::new())),
+            None => promise_of(async { Ok(JsValue::from(Array::new())) }),
         }
     }
 
@@ -108,23 +111,35 @@ impl Tracker {
         let selection = if ids.is_undefined() || ids.is_null() {
             Selection::All
         } else {
-            Selection::Ids(read_field_list(&ids, "ids").map_err(thrown)?)
+            Selection::Ids(read_field_list(&ids, "ids", "ids").map_err(thrown)?)
         };
         Ok(match self.queue() {
             Some(queue) => change_dead_letters(&queue, selection, requeue),
-            None => Promise::resolve(&JsValue::from(0)),
+            None => promise_of(async { Ok(JsValue::from(0)) }),
         })
     }
 }
 
-fn read_keepalive(options: &JsValue) -> Result<bool, TrackError> {
+/// `options[name]` of a `flush()` options object; `None` when the options or the property are absent.
+/// Options that are not an object are `E_INVALID_OPTION`; a read that throws is `E_UNREADABLE_VALUE`.
+fn flush_option(options: &JsValue, name: &str) -> Result<Option<JsValue>, TrackError> {
     if options.is_undefined() || options.is_null() {
-        return Ok(false);
+        return Ok(None);
     }
-    let value = Reflect::get(options, &JsValue::from_str("keepalive")).unwrap_or(JsValue::UNDEFINED);
-    if value.is_undefined() {
-        return Ok(false);
+    if !options.is_object() {
+        return Err(TrackError::InvalidOption {
+            option: "options".to_owned(),
+            reason: format!("expected an object such as {{ deadlineMs: 5000 }}, got {}", type_of(options)),
+        });
     }
+    let value = guarded::get(options, name).map_err(|error| unreadable(format!("options.{name}"), &error))?;
+    Ok(Some(value).filter(|v| !v.is_undefined()))
+}
+
+fn read_keepalive(options: &JsValue) -> Result<bool, TrackError> {
+    let Some(value) = flush_option(options, "keepalive")? else {
+        return Ok(false);
+    };
     value.as_bool().ok_or_else(|| TrackError::InvalidOption {
         option: "keepalive".to_owned(),
         reason: format!("must be a boolean, got {}", type_of(&value)),
@@ -133,13 +148,9 @@ fn read_keepalive(options: &JsValue) -> Result<bool, TrackError> {
 
 fn read_deadline(options: &JsValue) -> Result<u64, TrackError> {
     let invalid = |reason: String| TrackError::InvalidOption { option: "deadlineMs".to_owned(), reason };
-    if options.is_undefined() || options.is_null() {
+    let Some(value) = flush_option(options, "deadlineMs")? else {
         return Ok(DEFAULT_FLUSH_DEADLINE_MS);
-    }
-    let value = Reflect::get(options, &JsValue::from_str("deadlineMs")).map_err(|_| invalid("cannot be read".to_owned()))?;
-    if value.is_undefined() {
-        return Ok(DEFAULT_FLUSH_DEADLINE_MS);
-    }
+    };
     match value.as_f64() {
         Some(ms) if (0.0..=600_000.0).contains(&ms) => Ok(ms as u64),
         Some(ms) => Err(invalid(format!("must be from 0 to 600000 milliseconds, got {}", display_f64(ms)))),
