@@ -177,7 +177,8 @@ impl Disagreements {
     pub fn add(&mut self, what: String) {
         self.count += 1;
         if self.found.len() < 12 {
-            self.found.push(what);
+            let cut = (1500..=what.len()).find(|&i| what.is_char_boundary(i)).unwrap_or(what.len());
+            self.found.push(if cut < what.len() { format!("{}…", &what[..cut]) } else { what });
         }
     }
 
