@@ -121,7 +121,10 @@ fn spell(rng: &mut Rng, v: &Value, out: &mut String) {
     };
     ws(rng, out);
     match v {
-        Value::Number(n) if rng.one_in(3) && *n != 0.0 => out.push_str(&format!("{n:e}").replace("e", *rng.pick(&["e", "E", "e+", "E+"])).replace("+-", "-")),
+        Value::Number(n) if rng.one_in(3) && *n != 0.0 => {
+            let marker = *rng.pick(&["e", "E", "e+", "E+"]);
+            out.push_str(&format!("{n:e}").replace('e', marker).replace("+-", "-"));
+        }
         Value::String(s) => string(rng, s, out),
         Value::Array(items) => {
             out.push('[');

@@ -78,7 +78,7 @@ fn lex(text: &str) -> Lexed {
                 i += 1; // an identifier starting with r / br
                 continue;
             }
-            let close: Vec<u8> = std::iter::once(b'"').chain(std::iter::repeat_n(b'#', hashes)).collect();
+            let close: Vec<u8> = std::iter::once(b'"').chain(std::iter::repeat(b'#').take(hashes)).collect();
             let body = start + hashes + 1;
             let end = bytes[body..].windows(close.len()).position(|w| w == close.as_slice()).map_or(bytes.len(), |p| body + p);
             blank(&mut structure, body, end);
