@@ -42,7 +42,7 @@ fn ecmascript_to_string(x: f64) -> String {
 fn numbers_print_like_ecmascript_and_read_back() {
     let mut rng = Rng::for_test("numbers_print");
     let mut bad = Disagreements::default();
-    for case in 0..cases(6000) {
+    for case in 0..cases(4000) {
         let x = rng.nasty_f64();
         let ours = json::to_string(&Value::Number(x));
         let expected = ecmascript_to_string(x);
@@ -139,7 +139,7 @@ fn spell(rng: &mut Rng, digits: &str, exponent: i64, negative: bool) -> String {
 fn number_texts_read_like_rust_parse() {
     let mut rng = Rng::for_test("number_texts");
     let mut bad = Disagreements::default();
-    for case in 0..cases(3000) {
+    for case in 0..cases(2500) {
         let negative = rng.one_in(2);
         let text = match rng.below(6) {
             0 | 1 => {

@@ -107,7 +107,7 @@ pub fn parse_iso8601(s: &str) -> Result<i64, String> {
 }
 
 /// Converts JavaScript epoch milliseconds (`Date.getTime()`, possibly fractional) to epoch microseconds,
-/// rounding to the nearest microsecond.
+/// rounding the exact value of `ms` to the nearest microsecond (halves away from zero).
 ///
 /// Fails when `ms` is not finite or lies outside 0001-01-01..9999-12-31 UTC.
 pub fn from_epoch_millis(ms: f64) -> Result<i64, String> {
