@@ -27,12 +27,17 @@ fn theirs(s: &str) -> Option<i64> {
 
 /// The three forms of one instant, day names right.
 fn spellings(d: &DateTime<Utc>) -> [String; 3] {
-    let wd = d.weekday().num_days_from_monday() as usize;
-    let (mon, (h, mi, s)) = (MONTHS[d.month0() as usize], (d.hour(), d.minute(), d.second()));
+    let fields = [d.year() as u32, d.month0(), d.day(), d.hour(), d.minute(), d.second()];
+    spell_fields(d.weekday().num_days_from_monday() as usize, fields)
+}
+
+/// The three forms of `[year, month0, day, hour, minute, second]`, which may be out of range.
+fn spell_fields(wd: usize, [year, month0, day, h, mi, s]: [u32; 6]) -> [String; 3] {
+    let mon = MONTHS.get(month0 as usize).copied().unwrap_or("Foo");
     [
-        format!("{}, {:02} {mon} {:04} {h:02}:{mi:02}:{s:02} GMT", DAYS[wd], d.day(), d.year()),
-        format!("{}, {:02}-{mon}-{:02} {h:02}:{mi:02}:{s:02} GMT", LONG_DAYS[wd], d.day(), d.year() % 100),
-        format!("{} {mon} {:>2} {h:02}:{mi:02}:{s:02} {:04}", DAYS[wd], d.day(), d.year()),
+        format!("{}, {day:02} {mon} {year:04} {h:02}:{mi:02}:{s:02} GMT", DAYS[wd]),
+        format!("{}, {day:02}-{mon}-{:02} {h:02}:{mi:02}:{s:02} GMT", LONG_DAYS[wd], year % 100),
+        format!("{} {mon} {day:>2} {h:02}:{mi:02}:{s:02} {year:04}", DAYS[wd]),
     ]
 }
 
@@ -94,7 +99,21 @@ fn http_dates_read_like_httpdate() {
         };
         let Some(d) = DateTime::from_timestamp(secs, 0) else { continue };
         let mut s = rng.pick(&spellings(&d)).clone();
-        match rng.below(8) {
+        match rng.below(9) {
+            8 => {
+                // One field at or past its limit: hour 24, minute 60, second 61, day 0 / 29..32, month 13.
+                let mut fields = [d.year() as u32, d.month0(), d.day(), d.hour(), d.minute(), d.second()];
+                let field = rng.below(6) as usize;
+                fields[field] = match field {
+                    0 => *rng.pick(&[1900, 2000, 2100, 2400, 1999, 9999]),
+                    1 => *rng.pick(&[1, 12]),
+                    2 => *rng.pick(&[0, 28, 29, 30, 31, 32]),
+                    3 => *rng.pick(&[23, 24, 99]),
+                    4 => *rng.pick(&[59, 60]),
+                    _ => *rng.pick(&[59, 60, 61]),
+                };
+                s = rng.pick(&spell_fields(d.weekday().num_days_from_monday() as usize, fields)).clone();
+            }
             0 => {
                 let other = *rng.pick(&DAYS); // maybe a wrong day
                 s = s.replacen(DAYS[d.weekday().num_days_from_monday() as usize], other, 1);

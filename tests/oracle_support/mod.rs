@@ -126,7 +126,34 @@ impl Rng {
         let n = chars.len() as u64;
         let at = self.below(n + 1) as usize;
         let mut out = chars.clone();
-        match self.below(7) {
+        const PUNCTUATION: &[char] = &['[', ']', '{', '}', ',', ':', '"'];
+        let marks: Vec<usize> = (0..out.len()).filter(|&i| PUNCTUATION.contains(&out[i])).collect();
+        if !marks.is_empty() && self.one_in(3) {
+            // At a piece of syntax: remove it, double it, or put another one (or a space) before it.
+            let at = marks[self.below(marks.len() as u64) as usize];
+            match self.below(3) {
+                0 => {
+                    out.remove(at);
+                }
+                1 => out.insert(at, out[at]),
+                _ => {
+                    let c = *self.pick(&['[', ']', '{', '}', ',', ':', '"', ' ', '0']);
+                    out.insert(at, c);
+                }
+            }
+            return out.into_iter().collect();
+        }
+        match self.below(9) {
+            7 => {
+                // Syntax: a punctuation or digit char where it may or may not belong.
+                let c = *self.pick(&['[', ']', '{', '}', ',', ':', '"', '\\', ' ', '0', '1', '-', '+', '.', 'e', 'T', 'Z']);
+                out.insert(at, c);
+            }
+            8 => {
+                // A run of chars removed (a value, a key, a separator and its neighbour).
+                let end = (at + 1 + self.below(8) as usize).min(out.len());
+                out.drain(at..end);
+            }
             0 => out.truncate(at),
             1 if at < out.len() => {
                 out.remove(at);
