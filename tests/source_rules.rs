@@ -94,7 +94,7 @@ fn lex(text: &str) -> Lexed {
         } else if rest[0] == b'\'' {
             // A char literal ('x', '\n', '\u{..}', 'é') or a lifetime ('a).
             let len = if rest.get(1) == Some(&b'\\') {
-                rest.iter().skip(2).position(|&b| b == b'\'').map(|p| p + 3)
+                rest.iter().skip(3).position(|&b| b == b'\'').map(|p| p + 4) // '\n', '\'', '\u{..}'
             } else {
                 let c = text[i + 1..].chars().next().map_or(1, char::len_utf8);
                 (rest.get(1 + c) == Some(&b'\'')).then_some(c + 2)
@@ -271,10 +271,10 @@ fn stripper_leaves_out_only_real_test_items() {
 /* a block comment /* nested #[cfg(test)] */ still a comment */
 const DECOY: &str = "#[cfg(test)] mod x {";
 const RAW: &str = r#"#[cfg(test)] mod y { "# ;
-fn kept_1<'a>(s: &'a str) -> char { let _ = '{'; let _ = '"'; s.len(); 'x' }
+fn kept_1<'a>(s: &'a str) -> char { let _ = '{'; let _ = '"'; let _ = '\''; let _ = b'\\'; s.len(); '\u{7b}' }
 #[cfg(test)]
 mod tests {
-    fn inner() { let s = "}"; let c = '}'; let r = r"}}"; /* } */ // }
+    fn inner() { let s = "}"; let c = '}'; let r = r"}}"; let q = ['\'','{']; /* } */ // }
         TEST_ONLY_1.unwrap();
     }
 }
