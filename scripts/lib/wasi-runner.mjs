@@ -5,7 +5,8 @@
 //
 //   node --no-warnings scripts/lib/wasi-runner.mjs path/to/test.wasm [libtest args...]
 //
-// The binary sees no files (no preopens) and the caller's environment (RUST_BACKTRACE, RUST_TEST_*).
+// The binary sees no files (no preopens) and the caller's environment (RUST_BACKTRACE, RUST_TEST_*). A panic
+// aborts the binary (a trap): the runner says so and exits with 101, like a failed libtest run.
 import { readFile } from 'node:fs/promises';
 import { argv, env, exit } from 'node:process';
 import { WASI } from 'node:wasi';
@@ -18,4 +19,11 @@ if (!wasmPath) {
 const wasi = new WASI({ version: 'preview1', args: [wasmPath, ...args], env, preopens: {}, returnOnExit: true });
 const module = await WebAssembly.compile(await readFile(wasmPath));
 const instance = await WebAssembly.instantiate(module, wasi.getImportObject());
-exit(wasi.start(instance) ?? 0);
+try {
+  exit(wasi.start(instance) ?? 0);
+} catch (error) {
+  // wasm32-wasip1 aborts on panic: a failing test ends the whole run with a trap, and libtest cannot print
+  // its captured output. scripts/test passes `--nocapture` so that the panic message is above this line.
+  console.error(`wasi-runner: ${wasmPath} trapped (${error?.message ?? error}): a test panicked; its message is printed above when run with -- --nocapture`);
+  exit(101);
+}
