@@ -107,7 +107,7 @@ pub fn parse_iso8601(s: &str) -> Result<i64, String> {
 }
 
 /// Converts JavaScript epoch milliseconds (`Date.getTime()`, possibly fractional) to epoch microseconds,
-/// rounding to the nearest microsecond.
+/// rounding the exact value of `ms` to the nearest microsecond (halves away from zero).
 ///
 /// Fails when `ms` is not finite or lies outside 0001-01-01..9999-12-31 UTC.
 pub fn from_epoch_millis(ms: f64) -> Result<i64, String> {
@@ -115,16 +115,42 @@ pub fn from_epoch_millis(ms: f64) -> Result<i64, String> {
         return Err(format!("timestamp {} is not a finite number of epoch milliseconds", display_f64(ms)));
     }
     let out_of_range = || format!("timestamp {} (epoch milliseconds) is outside 0001-01-01..9999-12-31 UTC", display_f64(ms));
-    // Whole milliseconds and the fraction separately: `ms * 1000.0` is not exact beyond 2^53 microseconds.
+    // Out of range long before |ms| reaches 2^50, which millis_to_micros needs.
     let whole = ms.floor();
     if whole < (MIN_MICROS / 1000) as f64 - 1.0 || whole > (MAX_MICROS / 1000) as f64 + 1.0 {
         return Err(out_of_range());
     }
-    let micros = whole as i64 * 1000 + ((ms - whole) * 1000.0).round() as i64;
+    let micros = millis_to_micros(ms);
     if !(MIN_MICROS..=MAX_MICROS).contains(&micros) {
         return Err(out_of_range());
     }
     Ok(micros)
+}
+
+/// `ms × 1000` rounded to the nearest integer (halves away from zero), computed exactly on the bits of
+/// `ms` (finite, |ms| below 2^50, checked by the caller): the float product `ms * 1000.0` rounds first and
+/// can turn 60.4999… µs into 60.5 and then 61.
+fn millis_to_micros(ms: f64) -> i64 {
+    let bits = ms.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i32;
+    let fraction = bits & ((1u64 << 52) - 1);
+    let (m, k) = if biased == 0 { (fraction, -1074) } else { (fraction | 1 << 52, biased - 1075) };
+    let v = u128::from(m) * 1000; // |ms| × 1000 = v × 2^k, v < 2^63
+    let magnitude = if k >= 0 {
+        v << k.min(60) // unreachable below 2^50 (k < 0 there); capped so the shift cannot overflow
+    } else if k <= -100 {
+        0 // below 2^-37: far from half a microsecond
+    } else {
+        let shift = k.unsigned_abs();
+        let rest = v & ((1u128 << shift) - 1);
+        (v >> shift) + u128::from(rest >= 1u128 << (shift - 1))
+    };
+    let magnitude = i64::try_from(magnitude).unwrap_or(i64::MAX);
+    if ms < 0.0 {
+        -magnitude
+    } else {
+        magnitude
+    }
 }
 
 /// The Python SDK's wire encoding of a timestamp: `str(datetime.timestamp())`, i.e. the epoch seconds as a
@@ -576,6 +602,13 @@ mod tests {
         assert_eq!(from_epoch_millis(-0.0016), Ok(-2));
         assert_eq!(from_epoch_millis(1_795_310_876_161.856), Ok(1_795_310_876_161_856));
         assert_eq!(from_epoch_millis(253_402_300_799_999.5), Ok(MAX_MICROS - 499));
+        // Rounded on the exact value of the double, not on `ms * 1000.0` (found by tests/oracle_timestamp.rs):
+        // 0.0605 is 0.06049999… (60.4999… µs) and -0.0785 is -0.07850000…03 (-78.5000…03 µs).
+        assert_eq!(from_epoch_millis(0.0605), Ok(60));
+        assert_eq!(from_epoch_millis(-0.0785), Ok(-79));
+        assert_eq!(from_epoch_millis(0.0625), Ok(63)); // an exact half: away from zero
+        assert_eq!(from_epoch_millis(-0.0625), Ok(-63));
+        assert_eq!(from_epoch_millis(5e-324), Ok(0));
         assert_eq!(from_epoch_millis(-62_135_596_800_000.0), Ok(MIN_MICROS));
         assert_eq!(from_epoch_millis(253_402_300_799_999.0), Ok(MAX_MICROS - 999));
         for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
