@@ -14,7 +14,6 @@
 
 use js_sys::{Array, Date, Promise};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 
 #[wasm_bindgen]
 extern "C" {
@@ -78,22 +77,13 @@ pub fn length(value: &JsValue) -> Result<Option<u32>, JsValue> {
     Ok(n.filter(|n| n.fract() == 0.0 && *n >= 0.0 && *n <= u32::MAX as f64).map(|n| n as u32))
 }
 
-/// A fresh promise of whatever a user's function returned, adopted as [`settle`] does (never an exception
-/// from a `then` or `constructor` getter): it resolves to a one-element array we own (read it with
-/// [`item`]) or rejects with what the value rejected with. For racing a user's answer against a timer.
-pub fn adopt(value: &JsValue) -> Result<Promise, JsValue> {
-    promise_all(&Array::of1(value))
-}
-
-/// Awaits whatever a user's function returned (a value, a promise, a thenable, a promise whose `then`
-/// throws): `Ok` with the settled value or `Err` with the rejection, never an exception.
+/// A fresh promise of whatever a user's function returned (a value, a promise, a thenable, a promise whose
+/// `then` throws), never an exception: it resolves to a one-element array we own (read it with [`item`]) or
+/// rejects with what the value rejected with. For racing a user's answer against a timer.
 ///
 /// `Promise.all([value])` is the one standard operation that adopts any thenable with every step guarded: a
 /// throwing `then` getter or `constructor` getter becomes a rejection of the fresh promise it returns, where
 /// `Promise.resolve(value)` would throw synchronously, or hand back the user's own promise unchanged.
-pub async fn settle(value: JsValue) -> Result<JsValue, JsValue> {
-    let wrapper = Array::of1(&value);
-    let all = promise_all(&wrapper)?;
-    let settled = JsFuture::from(all).await?;
-    item(&settled, 0)
+pub fn adopt(value: &JsValue) -> Result<Promise, JsValue> {
+    promise_all(&Array::of1(value))
 }

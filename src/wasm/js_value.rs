@@ -138,11 +138,6 @@ pub fn short_string(value: &JsValue) -> Option<String> {
     js_text(value).ok()
 }
 
-/// Reads `object[name]`; the error is what a throwing getter threw.
-pub fn get(object: &JsValue, name: &str) -> Result<JsValue, JsValue> {
-    guarded::get(object, name)
-}
-
 /// True for `{}`-like objects (not arrays, functions, class instances, `Date`, `Map`...); `Err` with what was
 /// thrown when telling threw (a revoked Proxy).
 pub fn is_plain_object(value: &JsValue) -> Result<bool, JsValue> {

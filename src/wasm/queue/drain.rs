@@ -43,7 +43,7 @@ async fn drain_within(queue: &Rc<Queue>, deadline: u64, end: u64) -> JsValue {
             turn.started.set(true);
             if turn.abandoned.get() {
                 // This flush stopped waiting for the lock: it is over, and the next flush drains.
-                return Promise::resolve(&JsValue::UNDEFINED);
+                return crate::wasm::platform::promise_of(async { Ok(JsValue::UNDEFINED) });
             }
             crate::wasm::platform::promise_of(async move {
                 let report = drain_locked(queue, deadline, end).await;
