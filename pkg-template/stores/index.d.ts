@@ -13,7 +13,11 @@ export interface OutboxEntry {
  * again with its next store call; it never loses them for that.
  */
 export interface OutboxStore {
-  /** Persist entries; one transaction where the store has them. A key may be written again (same value shape). */
+  /**
+   * Persist entries; one transaction where the store has them. A key may be written again (same value shape).
+   * `flush({ keepalive: true })` calls it from the `pagehide` handler: start the write before the first `await`
+   * where you can, since a page that unloads runs nothing a task later.
+   */
   put(entries: OutboxEntry[]): Promise<void>;
   /** Every entry whose key starts with `prefix`, in any order. */
   list(prefix: string): Promise<OutboxEntry[]>;

@@ -15,6 +15,8 @@ let realmLocks;
  * - Opens database `dbName` (object store `storeName`, one object `{ key, value }` per entry) on first use, never
  *   when created or imported. `put` and `delete` are one readwrite transaction per call: all or nothing.
  *   `list(prefix)` reads one key range. `consistent: true` (IndexedDB transactions are seen at once by all tabs).
+ *   Once the database is open, a call starts its transaction before it returns, so a `put` made in a `pagehide`
+ *   handler is committed as the page unloads.
  * - `lock(name, fn)` holds the Web Lock `"aicostmanager-edge:" + name`, so only one tab (or worker) drains at a
  *   time. Without Web Locks it excludes within this page or worker only.
  * - Falls back to an in-memory store when `indexedDB` is missing, or opening the database or a transaction fails
@@ -34,6 +36,8 @@ export function indexedDbStore({ dbName = 'aicostmanager-edge', storeName = 'out
 
   const factory = readFactory();
   let dbPromise = null;
+  /** The connection `dbPromise` resolved to, once it has: calls use it without awaiting (see `run`). */
+  let openDb = null;
   let wrote = false;
   let unreadable = false;
   /** Set once: resolves to the memory store that serves every call from then on. */
@@ -44,13 +48,17 @@ export function indexedDbStore({ dbName = 'aicostmanager-edge', storeName = 'out
     if (!dbPromise) {
       const opening = openDatabase(factory, dbName, storeName).then((db) => {
         const forget = () => {
-          if (dbPromise === opening) dbPromise = null;
+          if (dbPromise === opening) {
+            dbPromise = null;
+            openDb = null;
+          }
         };
         db.onversionchange = () => {
           db.close();
           forget();
         };
         db.onclose = forget; // closed by the browser (storage cleared): reopen on the next call
+        if (dbPromise === opening) openDb = db;
         return db;
       });
       dbPromise = opening;
@@ -83,7 +91,9 @@ export function indexedDbStore({ dbName = 'aicostmanager-edge', storeName = 'out
   /**
    * Runs `idbWork(db)`; on an IndexedDB failure switches to memory and runs `memoryWork(memory)` instead. A call
    * that failed because the connection was closed under it (another tab upgrading the database, storage cleared)
-   * is tried once more on a new connection first.
+   * is tried once more on a new connection first. Once the database is open, `idbWork` starts before `run`
+   * returns (no await first): a write made in a `pagehide` handler starts its transaction in that task, which
+   * browsers commit as the page unloads, where one started a task later is lost.
    */
   async function run(what, idbWork, memoryWork) {
     for (let attempt = 0; ; attempt += 1) {
@@ -91,7 +101,7 @@ export function indexedDbStore({ dbName = 'aicostmanager-edge', storeName = 'out
       let db;
       const opening = database();
       try {
-        db = await opening;
+        db = openDb && dbPromise === opening ? openDb : await opening;
         const result = await idbWork(db);
         // The fallback started while this call was in IndexedDB: memory must see it too.
         return fallback ? memoryWork(await fallback) : result;
