@@ -356,7 +356,9 @@ describe('flush({ keepalive: true }) while a normal drain runs', () => {
 });
 
 describe('pagehide: flush({ keepalive: true }) while the page goes away', () => {
-  /** A page loaded this long after the first page left: past the lease its keepalive request left (10 s here). */
+  /** A product that never sends fails rather than hangs (gate.held waits for the keepalive request). */
+  const PAGEHIDE_TEST = { timeout: 60_000 };
+  /** A page loaded this long after the first page left: past the lease its keepalive request left (25 s here). */
   const LATER_MS = 60_000;
   const laterClock = `{ const realNow = Date.now; Date.now = () => realNow() + ${LATER_MS}; }`;
 
@@ -373,7 +375,8 @@ describe('pagehide: flush({ keepalive: true }) while the page goes away', () => 
   async function pagehideCase({ dbName, prefix, when, keepaliveFetch = false, fate = 'land' }) {
     const { gate } = env;
     gate.hold();
-    const options = env.trackerOptions({ dbName, keepaliveFetch, apiBase: gate.url });
+    // A lease (timeoutMs + 5 s) that outlasts any slowness of page 2 below: only the shifted clock ends it.
+    const options = env.trackerOptions({ dbName, keepaliveFetch, apiBase: gate.url, timeoutMs: 20_000 });
     const page = await env.openPage();
     let later;
     try {
@@ -423,7 +426,7 @@ describe('pagehide: flush({ keepalive: true }) while the page goes away', () => 
       }
 
       gate.open();
-      const report = await makeAndFlush(page, 'next', options, { deadlineMs: 1000 });
+      const report = await makeAndFlush(page, 'next', options, { deadlineMs: 5000 });
       const next = { sent: unleased.length, deadLettered: 0, retryLater: 0, remaining: leased.length, durability: 'persistent' };
       assert.deepEqual(report, next);
       assert.deepEqual(sentIds(ingest).sort(), unleased, 'the next page sent again what the keepalive request carries');
@@ -447,23 +450,23 @@ describe('pagehide: flush({ keepalive: true }) while the page goes away', () => 
     }
   }
 
-  test('records saved before leaving: none lost, none sent again by the next page', async () => {
+  test('records saved before leaving: none lost, none sent again by the next page', PAGEHIDE_TEST, async () => {
     await pagehideCase({ dbName: 'pagehide', prefix: 'hide', when: 'saved' });
   });
 
-  test('records saved before leaving, fetch with keepalive: the same', async () => {
+  test('records saved before leaving, fetch with keepalive: the same', PAGEHIDE_TEST, async () => {
     await pagehideCase({ dbName: 'pagehide-ka', prefix: 'hide-ka', when: 'saved', keepaliveFetch: true });
   });
 
-  test('tracked in the same task as the navigation, database already open: none lost, none sent again', async () => {
+  test('tracked in the same task as the navigation, database already open: none lost, none sent again', PAGEHIDE_TEST, async () => {
     await pagehideCase({ dbName: 'pagehide-now', prefix: 'hide-now', when: 'same-task' });
   });
 
-  test('tracked in the same task as the navigation, as the page\'s first store use: none lost, none sent again', async () => {
+  test('tracked in the same task as the navigation, as the page\'s first store use: none lost, none sent again', PAGEHIDE_TEST, async () => {
     await pagehideCase({ dbName: 'pagehide-cold', prefix: 'hide-cold', when: 'same-task-cold' });
   });
 
-  test('the keepalive request lost with the page: a page after the lease delivers its records, once', async () => {
+  test('the keepalive request lost with the page: a page after the lease delivers its records, once', PAGEHIDE_TEST, async () => {
     await pagehideCase({ dbName: 'pagehide-lost', prefix: 'hide-lost', when: 'same-task', fate: 'lost' });
   });
 });
