@@ -1,5 +1,6 @@
 // The IndexedDB store: the persistent outbox of browsers and web workers, with a memory fallback.
 import { openDatabase, prefixRange, readFactory, runTransaction } from './idb-requests.js';
+import { createSpill } from './idb-spill.js';
 import { createLocks } from './locks.js';
 import { memoryStore } from './memory.js';
 import { checkEntries, checkKeys, checkPrefix } from './validate.js';
@@ -16,7 +17,8 @@ let realmLocks;
  *   when created or imported. `put` and `delete` are one readwrite transaction per call: all or nothing.
  *   `list(prefix)` reads one key range. `consistent: true` (IndexedDB transactions are seen at once by all tabs).
  *   Once the database is open, a call starts its transaction before it returns, so a `put` made in a `pagehide`
- *   handler is committed as the page unloads.
+ *   handler is committed as the page unloads; a `put` made before it is open is also kept in localStorage (where
+ *   there is one) until IndexedDB has it, and the next `list()` moves what a page that went away left there.
  * - `lock(name, fn)` holds the Web Lock `"aicostmanager-edge:" + name`, so only one tab (or worker) drains at a
  *   time. Without Web Locks it excludes within this page or worker only.
  * - Falls back to an in-memory store when `indexedDB` is missing, or opening the database or a transaction fails
@@ -40,6 +42,8 @@ export function indexedDbStore({ dbName = 'aicostmanager-edge', storeName = 'out
   let openDb = null;
   let wrote = false;
   let unreadable = false;
+  /** Where a put made before the database is open keeps its entries until IndexedDB has them (idb-spill.js). */
+  const spill = createSpill(dbName, storeName);
   /** Set once: resolves to the memory store that serves every call from then on. */
   let fallback = null;
   let fallbackReason;
@@ -135,22 +139,38 @@ export function indexedDbStore({ dbName = 'aicostmanager-edge', storeName = 'out
     async put(entries) {
       const checked = checkEntries(entries);
       if (checked.length === 0) return;
-      await run(
-        'write',
-        async (db) => {
-          await runTransaction(db, storeName, 'readwrite', (store) => {
-            for (const entry of checked) store.put(entry);
-          });
-          wrote = true;
-        },
-        (memory) => memory.put(checked),
-      );
+      // No transaction can start before the database is open: keep the entries where a page that goes away
+      // meanwhile leaves them for the next one.
+      const spilled = openDb || fallback ? null : spill.keep(checked);
+      try {
+        await run(
+          'write',
+          async (db) => {
+            await runTransaction(db, storeName, 'readwrite', (store) => {
+              for (const entry of checked) store.put(entry);
+            });
+            wrote = true;
+          },
+          (memory) => memory.put(checked),
+        );
+      } finally {
+        if (spilled) spill.drop(spilled);
+      }
     },
     async list(prefix) {
       checkPrefix(prefix);
       return run(
         'read',
         async (db) => {
+          // What pages that went away before their database opened left: into IndexedDB first, oldest first.
+          const left = spill.left();
+          if (left.length > 0) {
+            await runTransaction(db, storeName, 'readwrite', (store) => {
+              for (const { entries } of left) for (const entry of entries) store.put(entry);
+            });
+            wrote = true;
+            for (const { token } of left) spill.drop(token);
+          }
           const rows = await runTransaction(db, storeName, 'readonly', (store) => store.getAll(prefixRange(prefix)));
           return readableRows(rows).filter((row) => row.key.startsWith(prefix));
         },

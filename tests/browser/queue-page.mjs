@@ -15,6 +15,7 @@
 //   queue.stats(name), queue.store(name)   stats() and the store's { durability, fallbackReason }
 //   queue.drop(name)                 forgets the tracker without flushing or closing it
 //   queue.rawEntries(dbName, storeName)    every { key, value } in the object store, read with IndexedDB itself
+//   queue.rawSpills(dbName, storeName)     every { key, value } the store's localStorage spill holds, oldest first
 import * as pkg from '/pkg/entries/web.js';
 
 const USAGE = Object.freeze({ prompt_tokens: 19, completion_tokens: 10, total_tokens: 29 });
@@ -103,6 +104,11 @@ window.queue = {
   },
   drop(name) {
     return trackers.delete(name);
+  },
+  rawSpills(dbName, storeName = 'outbox') {
+    const prefix = `aicostmanager-edge:spill:${dbName}/${storeName}:`;
+    const tokens = Object.keys(localStorage).filter((token) => token.startsWith(prefix)).sort();
+    return tokens.flatMap((token) => JSON.parse(localStorage.getItem(token)));
   },
   rawEntries(dbName, storeName = 'outbox') {
     return new Promise((resolve, reject) => {
