@@ -337,9 +337,12 @@ export class Tracker<D extends DeliveryType = "immediate"> {
   /**
    * Delivers what is due, for at most `deadlineMs` (default 20000), and resolves to a report; never rejects. Two
    * calls at once share one drain. Workers: `ctx.waitUntil(tracker.flush())`; Next.js: `after(() => tracker.flush())`;
-   * browsers: on `pagehide` with `{ keepalive: true }`, which sends what the tracker holds in memory at once in
-   * `keepalive` requests (at most 60 KiB each) without waiting for the store's lock or contents first: a page
-   * that is going away runs no more code after that. In immediate mode it waits for the deliveries in flight.
+   * browsers: on `pagehide` with `{ keepalive: true }`, which shares no drain: before it returns it starts one
+   * `keepalive` request (at most 60 KiB) with the due records held in memory that no running drain has in flight,
+   * and one store write of them with a lease (the HTTP timeout + 5 s), waiting for no lock, store read or drain: a
+   * page that is going away runs no more code after that. The next page does not send those records before the
+   * lease ends (after it, it does: the service keeps one per `responseId`). It resolves, if the page lives to see
+   * the reply, to what that request delivered. In immediate mode it waits for the deliveries in flight.
    * Resolves by `deadlineMs` plus 0.5 s whatever the store does: the drain lock is waited for until the deadline
    * only (records left are reported as `remaining`), store calls are cut at the deadline plus 0.5 s, and a failed
    * store write or delete is retried (up to 5 times) in that time once sending is over.

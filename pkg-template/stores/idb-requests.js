@@ -86,6 +86,9 @@ export function runTransaction(db, storeName, mode, work) {
         result = request.result;
       };
     }
+    // Every request is issued: commit now rather than when the page has seen their results, so that a write made
+    // while the page unloads (whose later tasks never run) still commits.
+    if (mode === 'readwrite' && typeof tx.commit === 'function') tx.commit();
   });
 }
 

@@ -13,7 +13,11 @@ export interface OutboxEntry {
  * again with its next store call; it never loses them for that.
  */
 export interface OutboxStore {
-  /** Persist entries; one transaction where the store has them. A key may be written again (same value shape). */
+  /**
+   * Persist entries; one transaction where the store has them. A key may be written again (same value shape).
+   * `flush({ keepalive: true })` calls it from the `pagehide` handler: start the write before the first `await`
+   * where you can, since a page that unloads runs nothing a task later.
+   */
   put(entries: OutboxEntry[]): Promise<void>;
   /** Every entry whose key starts with `prefix`, in any order. */
   list(prefix: string): Promise<OutboxEntry[]>;
@@ -69,7 +73,9 @@ export interface IndexedDbOutboxStore extends OutboxStore {
 
 /**
  * An outbox in IndexedDB for pages and web workers, shared by every tab of the origin, opened on first use.
- * Falls back to memory (and says so in `durability` / `fallbackReason`) where IndexedDB is missing or fails;
+ * Once open, each call starts its transaction before it returns (a `pagehide` write commits as the page unloads);
+ * a `put` made while it is still opening is also kept in localStorage (keys "aicostmanager-edge:spill:…") until
+ * IndexedDB has it, and the next `list()` moves what a page that went away left there. Falls back to memory (and says so in `durability` / `fallbackReason`) where IndexedDB is missing or fails;
  * never rejects because of IndexedDB. Throws a TypeError for an empty `dbName` or `storeName`.
  */
 export declare function indexedDbStore(options?: IndexedDbStoreOptions): IndexedDbOutboxStore;

@@ -1,5 +1,6 @@
 // The IndexedDB store: the persistent outbox of browsers and web workers, with a memory fallback.
 import { openDatabase, prefixRange, readFactory, runTransaction } from './idb-requests.js';
+import { createSpill } from './idb-spill.js';
 import { createLocks } from './locks.js';
 import { memoryStore } from './memory.js';
 import { checkEntries, checkKeys, checkPrefix } from './validate.js';
@@ -15,6 +16,9 @@ let realmLocks;
  * - Opens database `dbName` (object store `storeName`, one object `{ key, value }` per entry) on first use, never
  *   when created or imported. `put` and `delete` are one readwrite transaction per call: all or nothing.
  *   `list(prefix)` reads one key range. `consistent: true` (IndexedDB transactions are seen at once by all tabs).
+ *   Once the database is open, a call starts its transaction before it returns, so a `put` made in a `pagehide`
+ *   handler is committed as the page unloads; a `put` made before it is open is also kept in localStorage (where
+ *   there is one) until IndexedDB has it, and the next `list()` moves what a page that went away left there.
  * - `lock(name, fn)` holds the Web Lock `"aicostmanager-edge:" + name`, so only one tab (or worker) drains at a
  *   time. Without Web Locks it excludes within this page or worker only.
  * - Falls back to an in-memory store when `indexedDB` is missing, or opening the database or a transaction fails
@@ -34,8 +38,12 @@ export function indexedDbStore({ dbName = 'aicostmanager-edge', storeName = 'out
 
   const factory = readFactory();
   let dbPromise = null;
+  /** The connection `dbPromise` resolved to, once it has: calls use it without awaiting (see `run`). */
+  let openDb = null;
   let wrote = false;
   let unreadable = false;
+  /** Where a put made before the database is open keeps its entries until IndexedDB has them (idb-spill.js). */
+  const spill = createSpill(dbName, storeName);
   /** Set once: resolves to the memory store that serves every call from then on. */
   let fallback = null;
   let fallbackReason;
@@ -44,13 +52,17 @@ export function indexedDbStore({ dbName = 'aicostmanager-edge', storeName = 'out
     if (!dbPromise) {
       const opening = openDatabase(factory, dbName, storeName).then((db) => {
         const forget = () => {
-          if (dbPromise === opening) dbPromise = null;
+          if (dbPromise === opening) {
+            dbPromise = null;
+            openDb = null;
+          }
         };
         db.onversionchange = () => {
           db.close();
           forget();
         };
         db.onclose = forget; // closed by the browser (storage cleared): reopen on the next call
+        if (dbPromise === opening) openDb = db;
         return db;
       });
       dbPromise = opening;
@@ -83,7 +95,9 @@ export function indexedDbStore({ dbName = 'aicostmanager-edge', storeName = 'out
   /**
    * Runs `idbWork(db)`; on an IndexedDB failure switches to memory and runs `memoryWork(memory)` instead. A call
    * that failed because the connection was closed under it (another tab upgrading the database, storage cleared)
-   * is tried once more on a new connection first.
+   * is tried once more on a new connection first. Once the database is open, `idbWork` starts before `run`
+   * returns (no await first): a write made in a `pagehide` handler starts its transaction in that task, which
+   * browsers commit as the page unloads, where one started a task later is lost.
    */
   async function run(what, idbWork, memoryWork) {
     for (let attempt = 0; ; attempt += 1) {
@@ -91,7 +105,7 @@ export function indexedDbStore({ dbName = 'aicostmanager-edge', storeName = 'out
       let db;
       const opening = database();
       try {
-        db = await opening;
+        db = openDb && dbPromise === opening ? openDb : await opening;
         const result = await idbWork(db);
         // The fallback started while this call was in IndexedDB: memory must see it too.
         return fallback ? memoryWork(await fallback) : result;
@@ -125,22 +139,38 @@ export function indexedDbStore({ dbName = 'aicostmanager-edge', storeName = 'out
     async put(entries) {
       const checked = checkEntries(entries);
       if (checked.length === 0) return;
-      await run(
-        'write',
-        async (db) => {
-          await runTransaction(db, storeName, 'readwrite', (store) => {
-            for (const entry of checked) store.put(entry);
-          });
-          wrote = true;
-        },
-        (memory) => memory.put(checked),
-      );
+      // No transaction can start before the database is open: keep the entries where a page that goes away
+      // meanwhile leaves them for the next one.
+      const spilled = openDb || fallback ? null : spill.keep(checked);
+      try {
+        await run(
+          'write',
+          async (db) => {
+            await runTransaction(db, storeName, 'readwrite', (store) => {
+              for (const entry of checked) store.put(entry);
+            });
+            wrote = true;
+          },
+          (memory) => memory.put(checked),
+        );
+      } finally {
+        if (spilled) spill.drop(spilled);
+      }
     },
     async list(prefix) {
       checkPrefix(prefix);
       return run(
         'read',
         async (db) => {
+          // What pages that went away before their database opened left: into IndexedDB first, oldest first.
+          const left = spill.left();
+          if (left.length > 0) {
+            await runTransaction(db, storeName, 'readwrite', (store) => {
+              for (const { entries } of left) for (const entry of entries) store.put(entry);
+            });
+            wrote = true;
+            for (const { token } of left) spill.drop(token);
+          }
           const rows = await runTransaction(db, storeName, 'readonly', (store) => store.getAll(prefixRange(prefix)));
           return readableRows(rows).filter((row) => row.key.startsWith(prefix));
         },

@@ -35,33 +35,41 @@ pub struct Attempt {
 
 /// POSTs `body` as JSON to the endpoint. Never fails: every problem is an [`HttpOutcome`].
 pub async fn post_json(endpoint: &Endpoint, body: String) -> Attempt {
+    begin_post(endpoint, body).await
+}
+
+/// [`post_json`] whose `fetch` call is made before this returns (a page going away must start its request
+/// in the `pagehide` task itself); await the result for the attempt.
+pub fn begin_post(endpoint: &Endpoint, body: String) -> impl std::future::Future<Output = Attempt> {
     let timeout_ms = endpoint.timeout_ms;
     let controller = web_sys::AbortController::new().ok();
     let deadline = Deadline::start(timeout_ms);
-    let network = |what: &str, thrown: JsValue| Attempt {
-        outcome: HttpOutcome::Network {
-            message: format!("POST {} {what}: {}", for_messages(&endpoint.url), describe(&thrown)),
-        },
-        cause: Some(thrown),
-    };
-    let attempt = match start_fetch(endpoint, body, controller.as_ref()) {
-        Err(thrown) => network("threw", thrown),
-        Ok(request) => match deadline.race_user(&request).await {
-            Ok(Some(response)) => match read_response(&response, &deadline).await {
-                Ok(outcome) => Attempt { outcome, cause: None },
-                Err(thrown) => network("failed reading the response", thrown),
+    let url = for_messages(&endpoint.url);
+    let started = start_fetch(endpoint, body, controller.as_ref());
+    async move {
+        let network = |what: &str, thrown: JsValue| Attempt {
+            outcome: HttpOutcome::Network { message: format!("POST {url} {what}: {}", describe(&thrown)) },
+            cause: Some(thrown),
+        };
+        let attempt = match started {
+            Err(thrown) => network("threw", thrown),
+            Ok(request) => match deadline.race_user(&request).await {
+                Ok(Some(response)) => match read_response(&response, &deadline).await {
+                    Ok(outcome) => Attempt { outcome, cause: None },
+                    Err(thrown) => network("failed reading the response", thrown),
+                },
+                Ok(None) => Attempt { outcome: HttpOutcome::Timeout { timeout_ms }, cause: None },
+                Err(thrown) => network("failed", thrown),
             },
-            Ok(None) => Attempt { outcome: HttpOutcome::Timeout { timeout_ms }, cause: None },
-            Err(thrown) => network("failed", thrown),
-        },
-    };
-    deadline.cancel();
-    if matches!(attempt.outcome, HttpOutcome::Timeout { .. }) {
-        if let Some(controller) = controller {
-            controller.abort(); // frees the connection; the request is given up
+        };
+        deadline.cancel();
+        if matches!(attempt.outcome, HttpOutcome::Timeout { .. }) {
+            if let Some(controller) = controller {
+                controller.abort(); // frees the connection; the request is given up
+            }
         }
+        attempt
     }
-    attempt
 }
 
 /// The outcome of a settled `fetch`; `Err` with what reading the body threw or rejected with.

@@ -24,8 +24,9 @@ impl Tracker {
     /// Delivers what is due, for at most `deadlineMs` (default 20,000), and resolves to
     /// `{ sent, deadLettered, retryLater, remaining, durability }`. Never rejects: failures are counts. Two calls
     /// at once share one drain. Hand it to `ctx.waitUntil()` (Workers), `after()` (Next.js) or call it on
-    /// `pagehide` (browsers, with `keepalive: true`: sends from memory at once in `keepalive` requests, waiting
-    /// for no lock or store first). Throws `E_INVALID_OPTION` for a bad `deadlineMs` or `keepalive`.
+    /// `pagehide` (browsers, with `keepalive: true`: starts one `keepalive` request from memory and its leased
+    /// store write before returning, waiting for no lock, store or drain in progress; see
+    /// `crate::core::outbox::Outbox::farewell`). Throws `E_INVALID_OPTION` for a bad `deadlineMs` or `keepalive`.
     pub fn flush(&self, options: JsValue) -> JsResult<Promise> {
         let deadline = read_deadline(&options).map_err(thrown)?;
         let keepalive = read_keepalive(&options).map_err(thrown)?;

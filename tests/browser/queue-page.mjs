@@ -1,16 +1,21 @@
 // Runs in the test page (the static server's `/`, imported by queue-support.mjs after harness.mjs is ready):
 // persistent-queue Trackers on indexedDbStore() of the packed package, kept by name on `window.queue` so that
 // queue.test.mjs can drive them across several `page.evaluate` calls:
-//   queue.make(name, { dbName, storeName, keepaliveFetch, withoutLock, ...trackerOptions })  a Tracker with
-//                                    deliveryType "persistent_queue" on its own indexedDbStore; returns the store's
-//                                    state. keepaliveFetch: a `fetch` option adding keepalive: true; withoutLock:
-//                                    the store wrapped in a custom store without lock() (a control case)
+//   queue.make(name, { dbName, storeName, keepaliveFetch, withoutLock, closedLock, ...trackerOptions })  a
+//                                    Tracker with deliveryType "persistent_queue" on its own indexedDbStore;
+//                                    returns the store's state. keepaliveFetch: a `fetch` option adding keepalive:
+//                                    true; withoutLock: the store wrapped in a custom store without lock() (a
+//                                    control case); closedLock: its lock() waits until queue.openLock(name)
+//   queue.openLock(name)             lets the closedLock store's lock() calls go on
+//   queue.start(name, key, options)  starts tracker.flush(options) and keeps its promise as `key`
+//   queue.settled(key)               the promise `key` started by queue.start
 //   queue.track(name, ids)           tracks one record per response id, synchronously, in one tick
 //   queue.saved(name)                resolves once no tracked record waits for its store write (stats().unsaved 0)
 //   queue.flush(name, options)       tracker.flush(options)
 //   queue.stats(name), queue.store(name)   stats() and the store's { durability, fallbackReason }
 //   queue.drop(name)                 forgets the tracker without flushing or closing it
 //   queue.rawEntries(dbName, storeName)    every { key, value } in the object store, read with IndexedDB itself
+//   queue.rawSpills(dbName, storeName)     every { key, value } the store's localStorage spill holds, oldest first
 import * as pkg from '/pkg/entries/web.js';
 
 const USAGE = Object.freeze({ prompt_tokens: 19, completion_tokens: 10, total_tokens: 29 });
@@ -20,6 +25,15 @@ function tracker(name) {
   const found = trackers.get(name);
   if (!found) throw new Error(`no tracker named ${name} in this page`);
   return found;
+}
+
+const started = new Map();
+
+/** `store` as a custom store whose lock() first waits for `gate` (a promise). */
+function gatedLock(store, gate) {
+  const gated = unlocked(store);
+  gated.lock = (lockName, fn) => gate.then(() => store.lock(lockName, fn));
+  return gated;
 }
 
 function storeState(store) {
@@ -45,12 +59,16 @@ function unlocked(store) {
 }
 
 window.queue = {
-  make(name, { dbName, storeName, keepaliveFetch = false, withoutLock = false, ...options }) {
+  make(name, { dbName, storeName, keepaliveFetch = false, withoutLock = false, closedLock = false, ...options }) {
     const idb = pkg.indexedDbStore({ dbName, ...(storeName ? { storeName } : {}) });
-    const store = withoutLock ? unlocked(idb) : idb;
+    let openLock = () => {};
+    const lockGate = new Promise((resolve) => {
+      openLock = resolve;
+    });
+    const store = withoutLock ? unlocked(idb) : closedLock ? gatedLock(idb, lockGate) : idb;
     const fetchOption = keepaliveFetch ? { fetch: (url, init) => fetch(url, { ...init, keepalive: true }) } : {};
     const instance = new pkg.Tracker({ ...options, ...fetchOption, deliveryType: 'persistent_queue', store });
-    trackers.set(name, { tracker: instance, store });
+    trackers.set(name, { tracker: instance, store, openLock });
     return storeState(store);
   },
   track(name, ids) {
@@ -69,6 +87,15 @@ window.queue = {
   flush(name, options) {
     return tracker(name).tracker.flush(options);
   },
+  openLock(name) {
+    tracker(name).openLock();
+  },
+  start(name, key, options) {
+    started.set(key, tracker(name).tracker.flush(options));
+  },
+  settled(key) {
+    return started.get(key);
+  },
   stats(name) {
     return tracker(name).tracker.stats();
   },
@@ -77,6 +104,11 @@ window.queue = {
   },
   drop(name) {
     return trackers.delete(name);
+  },
+  rawSpills(dbName, storeName = 'outbox') {
+    const prefix = `aicostmanager-edge:spill:${dbName}/${storeName}:`;
+    const tokens = Object.keys(localStorage).filter((token) => token.startsWith(prefix)).sort();
+    return tokens.flatMap((token) => JSON.parse(localStorage.getItem(token)));
   },
   rawEntries(dbName, storeName = 'outbox') {
     return new Promise((resolve, reject) => {

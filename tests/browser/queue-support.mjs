@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { startIngestServer } from '../ingest/server.mjs';
+import { startGate } from './gate.mjs';
 import { packageDir, startStaticServer } from './static-server.mjs';
 import { CHROMIUM, CHROMIUM_ARGS, chromium } from './chromium.mjs';
 
@@ -18,14 +19,16 @@ export const KEY = 'browser-queue-key';
 
 
 /**
- * Starts the static server, the ingest server (API key KEY) and Chromium with a fresh profile. Resolves to
- * `{ ingest, origin, openPage(initScript?), ready(page), reload(page), goto(page, path), trackerOptions(extra),
- * pageErrors, close() }`; pages load `/` (harness.mjs, the package's browser entry) and then queue-page.mjs.
+ * Starts the static server, the ingest server (API key KEY), a gate in front of it (gate.mjs: trackers given
+ * `apiBase: gate.url` send through it) and Chromium with a fresh profile. Resolves to `{ ingest, gate, origin,
+ * openPage(initScript?), ready(page), reload(page), goto(page, path), trackerOptions(extra), pageErrors,
+ * close() }`; pages load `/` (harness.mjs, the package's browser entry) and then queue-page.mjs.
  */
 export async function startQueueBrowser() {
   assert.ok(existsSync(join(packageDir, 'package.json')), `${packageDir} missing: build and unpack the package first`);
   const server = await startStaticServer();
   const ingest = await startIngestServer({ apiKey: KEY });
+  const gate = await startGate(ingest.url);
   const userDataDir = await mkdtemp(join(tmpdir(), 'aicm-queue-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
@@ -42,6 +45,7 @@ export async function startQueueBrowser() {
 
   return {
     ingest,
+    gate,
     origin: server.origin,
     pageErrors,
     /** Waits for the harness in `page` (after a navigation it did itself) and loads queue-page.mjs again. */
@@ -70,6 +74,7 @@ export async function startQueueBrowser() {
     },
     async close() {
       await context.close();
+      await gate.close();
       await ingest.close();
       await server.close();
       await rm(userDataDir, { recursive: true, force: true });
@@ -92,6 +97,11 @@ export function sentIds(ingest, { processedOnly = false } = {}) {
     .filter((request) => request.bodyText !== null)
     .filter((request) => !processedOnly || (request.status >= 200 && request.status < 300))
     .flatMap((request) => JSON.parse(request.bodyText).tracked.map((record) => record.response_id));
+}
+
+/** The response ids of the records in a `/track` body. */
+export function idsInBody(bodyText) {
+  return JSON.parse(bodyText).tracked.map((record) => record.response_id);
 }
 
 /** The response ids the server accepted (stored), in order. */

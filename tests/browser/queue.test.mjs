@@ -3,15 +3,26 @@
 // reloads, dropped trackers, closed tabs, two tabs and two trackers on one IndexedDB, IndexedDB missing or
 // failing, pagehide, and an ingest outage. Every case checks by response id that nothing is lost and nothing is
 // delivered twice; a control case on a store without lock() shows that the duplicate checks do catch double sends.
-// The pagehide cases flush with { keepalive: true }, which sends from memory at once (records tracked in the
-// same task as the navigation, before any store write could finish, arrive that way). Self-contained:
+// The pagehide cases flush with { keepalive: true }, which sends from memory at once and writes the records,
+// leased, to IndexedDB in the pagehide task; the gate (gate.mjs) holds the keepalive request until the test has
+// looked at what the next page finds, so no case depends on when a request lands. Self-contained:
 // queue-support.mjs starts the servers and the browser, closed in `after`.
 // Needs the packed package in tests/js/node_modules (scripts/build-pkg, then `unpack_pkg_into tests/js`).
 
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 
-import { KEY, acceptedIds, assertDeliveredOnce, ids, repeated, sentIds, startQueueBrowser, storedIds } from './queue-support.mjs';
+import {
+  KEY,
+  acceptedIds,
+  assertDeliveredOnce,
+  ids,
+  idsInBody,
+  repeated,
+  sentIds,
+  startQueueBrowser,
+  storedIds,
+} from './queue-support.mjs';
 
 let env;
 let ingest;
@@ -21,7 +32,11 @@ before(async () => {
   ingest = env.ingest;
 });
 after(() => env?.close());
-beforeEach(() => ingest.reset());
+beforeEach(() => {
+  ingest.reset();
+  env.gate.fail();
+  env.gate.open();
+});
 
 const DELIVERED_ALL = (sent, durability = 'persistent') => ({ sent, deadLettered: 0, retryLater: 0, remaining: 0, durability });
 
@@ -288,18 +303,83 @@ describe('IndexedDB unavailable: memory, reported, records still delivered', () 
   });
 });
 
-describe('pagehide: flush({ deadlineMs: 2000 }) while the page goes away', () => {
-  /**
-   * Tracks 15 records in page 1 and navigates away, with a pagehide handler that flushes; then checks in page 2
-   * that every record was accepted or is still in IndexedDB, and that page 2's tracker delivers the rest once.
-   * `when`: "saved" (navigate once the store write is done), "same-task" (track and navigate in one task, the
-   * database already opened by an earlier record) or "same-task-cold" (the same, as the page's first store use).
-   * Resolves to how many records arrived during pagehide.
-   */
-  async function pagehideCase({ dbName, prefix, when, keepaliveFetch = false }) {
+describe('flush({ keepalive: true }) while a normal drain runs', () => {
+  test('a drain waiting for the lock: the keepalive flush sends at once; the drain then sends nothing twice', { timeout: 30_000 }, async () => {
     const page = await env.openPage();
     try {
-      const options = env.trackerOptions({ dbName, keepaliveFetch });
+      const options = env.trackerOptions({ dbName: 'ka-lock', closedLock: true });
+      const tracked = ids('ka-lock', 6);
+      await trackSaved(page, 't', options, tracked);
+      // The drain waits for the store's lock (another tab draining, say) until the test opens it.
+      await page.evaluate(() => window.queue.start('t', 'drain'));
+      const report = await page.evaluate(() => window.queue.flush('t', { keepalive: true }));
+      assert.deepEqual(report, DELIVERED_ALL(6), 'the keepalive flush waited for the drain, or sent nothing');
+      await page.evaluate(() => window.queue.openLock('t'));
+      assert.deepEqual(await page.evaluate(() => window.queue.settled('drain')), DELIVERED_ALL(0));
+      assertDeliveredOnce(ingest, tracked, { resends: false });
+      assert.deepEqual(await stored(page, 'ka-lock'), { queued: [], dead: [] });
+    } finally {
+      await page.close();
+    }
+  });
+
+  test('a drain with a batch in flight: the keepalive flush sends at once only what that batch does not carry', { timeout: 30_000 }, async () => {
+    const page = await env.openPage();
+    const { gate } = env;
+    try {
+      gate.hold();
+      const options = env.trackerOptions({ dbName: 'ka-flight', apiBase: gate.url, timeoutMs: 20_000 });
+      const first = ids('ka-flight-a', 10);
+      const more = ids('ka-flight-b', 5);
+      await trackSaved(page, 't', options, first);
+      await page.evaluate(() => window.queue.start('t', 'drain'));
+      const [drainBatch] = await gate.held(1);
+      assert.deepEqual(idsInBody(drainBatch.bodyText), first);
+      // Tracked while that batch is in flight, and flushed with keepalive in the same task.
+      await page.evaluate((list) => {
+        window.queue.track('t', list);
+        window.queue.start('t', 'keepalive', { keepalive: true });
+      }, more);
+      const held = await gate.held(2);
+      assert.deepEqual(idsInBody(held[1].bodyText), more, 'the keepalive request carries the new records only');
+      await gate.release((body) => body.includes(more[0]));
+      const keepalive = await page.evaluate(() => window.queue.settled('keepalive'));
+      assert.deepEqual(keepalive, { ...DELIVERED_ALL(5), remaining: 10 }, 'the batch in flight is still out');
+      await gate.release();
+      assert.deepEqual(await page.evaluate(() => window.queue.settled('drain')), DELIVERED_ALL(10));
+      assertDeliveredOnce(ingest, [...first, ...more], { resends: false });
+      assert.deepEqual(await stored(page, 'ka-flight'), { queued: [], dead: [] });
+    } finally {
+      await page.close();
+    }
+  });
+});
+
+describe('pagehide: flush({ keepalive: true }) while the page goes away', () => {
+  /** A product that never sends fails rather than hangs (gate.held waits for the keepalive request). */
+  const PAGEHIDE_TEST = { timeout: 60_000 };
+  /** A page loaded this long after the first page left: past the lease its keepalive request left (25 s here). */
+  const LATER_MS = 60_000;
+  const laterClock = `{ const realNow = Date.now; Date.now = () => realNow() + ${LATER_MS}; }`;
+
+  /**
+   * Tracks 15 records in page 1 and navigates away, with a pagehide handler that flushes with keepalive, while
+   * the gate holds every request. `when`: "saved" (navigate once the store write is done), "same-task" (track and
+   * navigate in one task, the database already opened by an earlier record) or "same-task-cold" (the same, as
+   * the page's first store use). With page 1's keepalive request held in the gate (sent, not landed):
+   *   - page 2 finds every record in IndexedDB, those the request carries with their lease: nothing lost;
+   *   - page 2's flush does not send those again.
+   * Then the request lands (`fate` "land") or is lost ("lost"), and a page loaded after the lease delivers what
+   * the server does not have: in the end every record is accepted, once, and IndexedDB is empty.
+   */
+  async function pagehideCase({ dbName, prefix, when, keepaliveFetch = false, fate = 'land' }) {
+    const { gate } = env;
+    gate.hold();
+    // A lease (timeoutMs + 5 s) that outlasts any slowness of page 2 below: only the shifted clock ends it.
+    const options = env.trackerOptions({ dbName, keepaliveFetch, apiBase: gate.url, timeoutMs: 20_000 });
+    const page = await env.openPage();
+    let later;
+    try {
       const tracked = ids(prefix, 15);
       const earlier = `${prefix}-earlier`;
       await page.evaluate(async ([o, warm, first]) => {
@@ -312,7 +392,7 @@ describe('pagehide: flush({ deadlineMs: 2000 }) while the page goes away', () =>
           await window.queue.saved('t');
         }
       }, [options, when === 'same-task', earlier]);
-      const expected = when === 'same-task' ? [earlier, ...tracked] : tracked;
+      const expected = (when === 'same-task' ? [earlier, ...tracked] : tracked).sort();
       if (when === 'saved') {
         await page.evaluate(([l]) => {
           window.queue.track('t', l);
@@ -328,59 +408,65 @@ describe('pagehide: flush({ deadlineMs: 2000 }) while the page goes away', () =>
         await navigated;
         await env.ready(page);
       }
-      const arrived = new Set(ingest.accepted().map((r) => r.response_id));
-      const left = await stored(page, dbName);
-      const lost = expected.filter((id) => !arrived.has(id) && !left.queued.includes(id));
-      assert.deepEqual(lost, [], `lost: neither accepted (${arrived.size}) nor in IndexedDB (${left.queued.length})`);
-      assert.deepEqual(left.dead, []);
+      const [request] = await gate.held(1);
+      assert.deepEqual(idsInBody(request.bodyText).sort(), expected, 'the pagehide keepalive request');
 
-      const report = await makeAndFlush(page, 'next', options);
-      assert.equal(report.sent, left.queued.length);
-      assert.deepEqual([report.deadLettered, report.retryLater, report.remaining], [0, 0, 0]);
-      // A keepalive reply lost with the page makes the next page send those records again: at least once. The
-      // service keeps one per response_id, so the set accepted must be exactly the set tracked.
-      assert.deepEqual([...new Set(acceptedIds(ingest))].sort(), [...expected].sort(), `${prefix}: accepted set`);
-      assert.deepEqual(await stored(page, dbName), { queued: [], dead: [] });
-      return expected.filter((id) => arrived.has(id)).length;
+      // What page 1 left: IndexedDB, and over it the spill of a put made before the database was open (the
+      // next list() moves it into IndexedDB).
+      const byKey = new Map((await page.evaluate((d) => window.queue.rawEntries(d), dbName)).map((row) => [row.key, row]));
+      for (const row of await page.evaluate((d) => window.queue.rawSpills(d), dbName)) byKey.set(row.key, row);
+      const rows = [...byKey.values()];
+      const left = storedIds(rows);
+      const leased = rows.filter((row) => JSON.parse(row.value).due > Date.now()).map((row) => storedIds([row]).queued[0]);
+      const unleased = left.queued.filter((id) => !leased.includes(id));
+      assert.deepEqual(left, { queued: expected, dead: [] }, 'records lost with the page: neither in IndexedDB nor spilled');
+      assert.deepEqual(unleased, [], 'records sent with keepalive but stored without a lease');
+
+      gate.open();
+      const report = await makeAndFlush(page, 'next', options, { deadlineMs: 5000 });
+      const next = { sent: unleased.length, deadLettered: 0, retryLater: 0, remaining: leased.length, durability: 'persistent' };
+      assert.deepEqual(report, next);
+      assert.deepEqual(sentIds(ingest).sort(), unleased, 'the next page sent again what the keepalive request carries');
+
+      if (fate === 'land') await gate.release();
+      else gate.fail();
+      assert.deepEqual(acceptedIds(ingest).sort(), fate === 'land' ? expected : unleased);
+
+      later = await env.openPage(laterClock);
+      const last = await makeAndFlush(later, 'later', options);
+      assert.deepEqual(last, DELIVERED_ALL(leased.length));
+      assert.deepEqual(await stored(later, dbName), { queued: [], dead: [] });
+      assert.deepEqual(await later.evaluate((d) => window.queue.rawSpills(d), dbName), []);
+      // Every record accepted once. Past the lease a page cannot know whether the keepalive request landed, so
+      // it sends those records again: a duplicate the service answers and does not count.
+      assert.deepEqual(repeated(acceptedIds(ingest)), []);
+      assert.deepEqual([...acceptedIds(ingest)].sort(), expected);
+      assert.equal(ingest.stats().duplicates, fate === 'land' ? leased.length + unleased.length : 0);
     } finally {
       await page.close();
+      await later?.close();
     }
   }
 
-  test('records saved before leaving: none lost', async (t) => {
-    const arrived = await pagehideCase({ dbName: 'pagehide', prefix: 'hide', when: 'saved' });
-    t.diagnostic(`delivered during pagehide: ${arrived} of 15`);
+  test('records saved before leaving: none lost, none sent again by the next page', PAGEHIDE_TEST, async () => {
+    await pagehideCase({ dbName: 'pagehide', prefix: 'hide', when: 'saved' });
   });
 
-  test('records saved before leaving, fetch with keepalive: none lost', async (t) => {
-    const arrived = await pagehideCase({ dbName: 'pagehide-ka', prefix: 'hide-ka', when: 'saved', keepaliveFetch: true });
-    t.diagnostic(`delivered during pagehide: ${arrived} of 15`);
+  test('records saved before leaving, fetch with keepalive: the same', PAGEHIDE_TEST, async () => {
+    await pagehideCase({ dbName: 'pagehide-ka', prefix: 'hide-ka', when: 'saved', keepaliveFetch: true });
   });
 
-  // Racy: passed 30 of 30 alone, lost all 15 records in 1 of ~10 full-suite runs on a loaded machine (the
-  // IndexedDB write, started in the same task, did not commit before the unload).
-  test(
-    'tracked in the same task as the navigation, database already open: none lost',
-    async (t) => {
-      const arrived = await pagehideCase({ dbName: 'pagehide-now', prefix: 'hide-now', when: 'same-task' });
-      t.diagnostic(`delivered during pagehide: ${arrived} of 16`);
-    },
-  );
+  test('tracked in the same task as the navigation, database already open: none lost, none sent again', PAGEHIDE_TEST, async () => {
+    await pagehideCase({ dbName: 'pagehide-now', prefix: 'hide-now', when: 'same-task' });
+  });
 
-  test(
-    'tracked in the same task as the navigation, as the page\'s first store use: none lost',
-    async () => {
-      await pagehideCase({ dbName: 'pagehide-cold', prefix: 'hide-cold', when: 'same-task-cold' });
-    },
-  );
+  test('tracked in the same task as the navigation, as the page\'s first store use: none lost, none sent again', PAGEHIDE_TEST, async () => {
+    await pagehideCase({ dbName: 'pagehide-cold', prefix: 'hide-cold', when: 'same-task-cold' });
+  });
 
-  test(
-    'records saved, fetch with keepalive: the pagehide flush itself delivers them',
-    async () => {
-      const arrived = await pagehideCase({ dbName: 'pagehide-send', prefix: 'hide-send', when: 'saved', keepaliveFetch: true });
-      assert.equal(arrived, 15, 'records delivered by the pagehide flush');
-    },
-  );
+  test('the keepalive request lost with the page: a page after the lease delivers its records, once', PAGEHIDE_TEST, async () => {
+    await pagehideCase({ dbName: 'pagehide-lost', prefix: 'hide-lost', when: 'same-task', fate: 'lost' });
+  });
 });
 
 describe('ingest down during a flush (every request 503)', () => {

@@ -10,7 +10,8 @@ impl Outbox {
     /// of each drain, ideally with no store operation outstanding.
     ///
     /// - Unknown `q/` entries are adopted in `created` order among the others, due at the retry time their
-    ///   last failure stored (now if none; at most the longest backoff or `Retry-After` from now); unknown
+    ///   last failure stored, or the lease of the `keepalive` request a page going away sent them in
+    ///   ([`Outbox::farewell`]) (now if none; at most the longest backoff or `Retry-After` from now); unknown
     ///   `d/` entries join the dead letters. Bounds: see the module docs.
     /// - Known `q/` entries merge their retry state monotonically: when the store shows more attempts than
     ///   this outbox counted (another tracker failed it meanwhile), the count rises to the stored one and the

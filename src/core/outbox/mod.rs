@@ -25,6 +25,9 @@
 //!   - [`SendOutput::AwaitResponse`]: a send is outstanding (an extra poll; harmless);
 //!   - [`SendOutput::Done`]: the flush report. Then let outstanding store ops finish before resolving, so
 //!     that delivered records are deleted from the store.
+//! - A page going away (`pagehide`): [`Outbox::farewell`]`(now)`, whatever else runs, and start both its
+//!   `keepalive` request and its store `put` before returning to the event loop; report them with
+//!   [`Outbox::handle_farewell_stored`] and [`Outbox::handle_farewell_reply`] if the page lives to see them.
 //!
 //! ```
 //! use std::collections::BTreeMap;
@@ -132,6 +135,10 @@
 //!   before its `q/` key is deleted. A failed operation is retried with the next one (which the next change
 //!   or flush triggers, never a tight loop). Nothing leaves the store except delivered records, purged
 //!   dead letters, requeued dead letters' `d/` keys, and `q/` keys of records that are dead letters.
+//! - **Keepalive** ([`Outbox::farewell`], module `keepalive`): one body of due records not in flight, at
+//!   most [`KEEPALIVE_MAX_BODY_BYTES`], nothing during a retry pause; the records sent are leased for
+//!   `lease_ms`, in memory and in the store (as their `"due"`), so neither a drain running meanwhile nor the next
+//!   page sends them again before the keepalive request had time to land; after that they are sent again.
 //! - **Reconciliation** ([`Outbox::handle_listed`]): unknown `q/`/`d/` entries are adopted; an id both
 //!   queued and dead-lettered is a dead letter; with `drop_missing`, records whose store write had
 //!   succeeded but are gone from the store were finished by another tracker and are forgotten (a record
@@ -141,6 +148,7 @@ mod config;
 mod dead_letters;
 mod entry;
 mod index;
+mod keepalive;
 mod listing;
 mod output;
 mod reply;
@@ -155,6 +163,7 @@ mod tests;
 
 pub use config::{OutboxConfig, DEFAULT_MAX_AGE_MS};
 pub use store_timing::{StoreTiming, FLUSH_STORE_MARGIN_MS, MAX_LISTED_ENTRIES};
+pub use keepalive::{Farewell, FarewellSend, KEEPALIVE_MAX_BODY_BYTES};
 pub use output::{BatchId, DeadLetter, FlushReport, OutboxStats, SendOutput, StoreOp, StoreOpId, StoreOpKind};
 
 use crate::core::batch::EncodedRecord;

@@ -2,7 +2,8 @@
 //!
 //! - queued record: key `<ns>q/<response_id>`, value `{"v":1,"created":<ms>,"attempts":<n>,"due":<ms>,
 //!   "record":<json>}`; `"due"` (written once the record has failed at least once) is the time before which
-//!   it must not be sent again: the backoff, kept across isolates and pages. Rows without it (written before
+//!   it must not be sent again: the backoff, kept across isolates and pages, or the lease of a `keepalive`
+//!   request a page going away sent it in ([`super::keepalive`]). Rows without it (written before
 //!   it existed, or never tried) are due at once; readers that do not know it ignore it, so it needed no
 //!   version bump;
 //! - dead letter: key `<ns>d/<response_id>`, value `{"v":1,"created":<ms>,"attempts":<n>,"at":<ms>,
@@ -61,15 +62,26 @@ fn push_u64(out: &mut String, n: u64) {
 
 /// The stored value of a queued record.
 pub(super) fn write_queued(row: &Live) -> String {
+    write_queued_due(row, (row.attempts > 0).then_some(row.due_ms))
+}
+
+/// The stored value of a queued record a page going away sent in a `keepalive` request: with its lease
+/// (`row.due_ms`) as `"due"` even before any failure, so that the next page does not send it again before
+/// the lease ends (see [`super::keepalive`]).
+pub(super) fn write_leased(row: &Live) -> String {
+    write_queued_due(row, Some(row.due_ms))
+}
+
+fn write_queued_due(row: &Live, due_ms: Option<u64>) -> String {
     let json = row.rec.json();
     let mut out = String::with_capacity(json.len() + 48);
     out.push_str("{\"v\":1,\"created\":");
     push_u64(&mut out, row.created_ms);
     out.push_str(",\"attempts\":");
     push_u64(&mut out, u64::from(row.attempts));
-    if row.attempts > 0 {
+    if let Some(due_ms) = due_ms {
         out.push_str(",\"due\":");
-        push_u64(&mut out, row.due_ms);
+        push_u64(&mut out, due_ms);
     }
     out.push_str(",\"record\":");
     out.push_str(json);

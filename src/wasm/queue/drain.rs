@@ -1,5 +1,6 @@
 //! The drain behind `flush()`: under the store's lock (when it has one), pick up what other trackers left,
-//! send what is due until the deadline, and settle the store.
+//! send what is due until the deadline, and settle the store. (`flush({ keepalive: true })` does none of
+//! that: see [`drain_now`].)
 //!
 //! Nothing here waits for the store past the flush's own end ([`StoreTiming::flush_end_ms`]: the deadline
 //! plus a small margin for the last deletes), nor for the drain lock past the deadline: a store whose calls
@@ -9,9 +10,9 @@
 use super::js::flush_report;
 use super::Queue;
 use crate::core::ids::unit_interval;
-use crate::core::outbox::{FlushReport, SendOutput, StoreTiming};
+use crate::core::outbox::{Farewell, FlushReport, SendOutput, StoreTiming};
 use crate::wasm::guarded::adopt;
-use crate::wasm::http::post_json;
+use crate::wasm::http::{begin_post, post_json};
 use crate::wasm::platform::{now_ms, sleep, Deadline};
 use js_sys::{Array, Function, Object, Promise};
 use std::cell::{Cell, RefCell};
@@ -154,23 +155,62 @@ async fn drain_locked(queue: Rc<Queue>, deadline: u64, end: u64) -> JsValue {
     flush_report(report.as_ref(), &queue.durability())
 }
 
-/// The most a page going away may send in one `keepalive` request (browsers share 64 KiB among them).
-pub const KEEPALIVE_BODY_BYTES: usize = 60 * 1024;
-
-/// `flush({ keepalive: true })`, for `pagehide`: sends what the tracker holds in memory at once, in
-/// `keepalive` requests the browser completes after the page is gone. It waits for nothing first (no lock, no
-/// store read, no pending store write): anything awaited there would not run once the page unloads. Records
-/// it cannot send stay queued and in the store for the next page (at least once: a reply lost with the page
-/// may make the next page send a record again; the service keeps one).
-pub async fn drain_now(queue: Rc<Queue>, deadline_ms: u64) -> Result<JsValue, JsValue> {
-    let deadline = now_ms() as u64 + deadline_ms;
-    if let Ok(mut outbox) = queue.outbox.try_borrow_mut() {
-        outbox.begin_flush_within(now_ms() as u64, deadline, KEEPALIVE_BODY_BYTES);
-    }
-    let mut endpoint = queue.endpoint.clone();
-    endpoint.keepalive = true;
-    let report = send_loop(&queue, deadline, endpoint).await;
-    Ok(flush_report(report.as_ref(), &queue.durability()))
+/// `flush({ keepalive: true })`, for `pagehide`: asks the outbox for its farewell (see
+/// [`crate::core::outbox::Outbox::farewell`]) and starts both its store write and its `keepalive` request
+/// before returning, in the caller's task: a page that unloads runs nothing later, so this waits for nothing
+/// first (no lock, no store read, no drain in progress, whose in-flight records it leaves to that drain). The
+/// promise resolves once the write and the reply are in (if the page lives to see them), by `deadline_ms`, to
+/// the report of what that request delivered; never rejects.
+pub fn drain_now(queue: Rc<Queue>, deadline_ms: u64) -> Promise {
+    let end = StoreTiming::flush_end_ms((now_ms() as u64).saturating_add(deadline_ms));
+    let farewell = queue.outbox.try_borrow_mut().ok().map(|mut outbox| outbox.farewell(now_ms() as u64));
+    let Farewell { send, put } = farewell.unwrap_or(Farewell { send: None, put: Vec::new() });
+    // Both calls reach user code (the store, `fetch`): no borrow is held across them.
+    let stored = match (&queue.store, put.is_empty()) {
+        (Some(store), false) => Some(store.put_now(&put)),
+        _ => None,
+    };
+    let request = send.map(|send| {
+        let mut endpoint = queue.endpoint.clone();
+        endpoint.keepalive = true;
+        endpoint.timeout_ms = endpoint.timeout_ms.min(deadline_ms.max(1));
+        let reply = begin_post(&endpoint, send.body.clone());
+        (send, reply)
+    });
+    crate::wasm::platform::promise_of(async move {
+        if let Some(started) = stored {
+            let budget_ms = queue.timing.call_budget_ms(now_ms() as u64, Some(end));
+            let result = match started {
+                Ok(value) => match Deadline::start(budget_ms).race_user(&value).await {
+                    Ok(Some(_)) => Ok(()),
+                    // Unknown: written again with the next store operation (the same values).
+                    Ok(None) => Err(format!("store.put did not answer within {budget_ms} ms")),
+                    Err(e) => Err(format!("store.put rejected: {}", crate::wasm::cause::describe(&e))),
+                },
+                Err(failure) => Err(failure.message),
+            };
+            queue.note_store_result(&result);
+            if let Ok(mut outbox) = queue.outbox.try_borrow_mut() {
+                outbox.handle_farewell_stored(&put, result);
+            }
+        }
+        let report = match request {
+            Some((send, reply)) => {
+                let outcome = reply.await.outcome;
+                let jitter = match queue.entropy.try_borrow_mut() {
+                    Ok(mut pool) => unit_interval(pool.take::<4>()),
+                    Err(_) => js_sys::Math::random(),
+                };
+                queue.outbox.try_borrow_mut().ok().map(|mut outbox| outbox.handle_farewell_reply(&send, outcome, now_ms() as u64, jitter))
+            }
+            None => queue.outbox.try_borrow().ok().map(|outbox| {
+                let stats = outbox.stats();
+                FlushReport { remaining: stats.queued + stats.in_flight, ..FlushReport::default() }
+            }),
+        };
+        queue.kick();
+        Ok(flush_report(report.as_ref(), &queue.durability()))
+    })
 }
 
 /// Sends batches until the outbox says the flush is done; `None` if it could not be asked.

@@ -200,18 +200,18 @@ impl Queue {
     }
 
     /// `flush({ deadlineMs, keepalive })`: one drain at a time; a second call while one runs gets the same
-    /// promise. `keepalive` (a page going away) sends from memory at once, see [`drain::drain_now`].
+    /// promise. `keepalive` (a page going away) never waits for that drain: it sends from memory at once,
+    /// before this returns, what that drain does not carry (see [`drain::drain_now`]).
     pub fn flush(self: &Rc<Self>, deadline_ms: u64, keepalive: bool) -> Promise {
+        if keepalive {
+            return drain::drain_now(self.clone(), deadline_ms);
+        }
         if let Some(running) = self.flush.try_borrow().ok().and_then(|f| f.clone()) {
             return running;
         }
         let queue = self.clone();
         let promise = crate::wasm::platform::promise_of(async move {
-            let report = if keepalive {
-                drain::drain_now(queue.clone(), deadline_ms).await
-            } else {
-                drain::drain(queue.clone(), deadline_ms).await
-            };
+            let report = drain::drain(queue.clone(), deadline_ms).await;
             if let Ok(mut slot) = queue.flush.try_borrow_mut() {
                 *slot = None;
             }

@@ -78,16 +78,18 @@ impl Store {
 
     /// `store.put([{ key, value }, ...])`, for at most `budget_ms`.
     pub async fn put(&self, entries: &[(String, String)], budget_ms: u64) -> Result<(), StoreFailure> {
-        let array: Array = entries
-            .iter()
-            .map(|(key, value)| {
-                let entry = Object::new();
-                let _ = Reflect::set(&entry, &JsValue::from_str("key"), &JsValue::from_str(key));
-                let _ = Reflect::set(&entry, &JsValue::from_str("value"), &JsValue::from_str(value));
-                JsValue::from(entry)
-            })
-            .collect();
-        self.call("put", &array, budget_ms).await.map(|_| ())
+        self.call("put", &entries_array(entries), budget_ms).await.map(|_| ())
+    }
+
+    /// `store.put([{ key, value }, ...])` called before this returns, for a page going away (an IndexedDB
+    /// transaction must start in the `pagehide` task to be committed): `Ok` with what it returned, to race
+    /// with [`Deadline::race_user`]; `Err` when reading `put` threw, it is not a function, or it threw.
+    pub fn put_now(&self, entries: &[(String, String)]) -> Result<JsValue, StoreFailure> {
+        let method = get(&self.object, "put")
+            .map_err(|e| StoreFailure::thrown("reading store.put threw".to_owned(), e))?
+            .dyn_into::<Function>()
+            .map_err(|_| StoreFailure::new("store.put is not a function".to_owned()))?;
+        method.call1(&self.object, &entries_array(entries)).map_err(|e| StoreFailure::thrown("store.put threw".to_owned(), e))
     }
 
     /// `store.delete([key, ...])`, for at most `budget_ms`.
@@ -143,4 +145,17 @@ impl Store {
             Err(e) => Err(StoreFailure::thrown(format!("store.{name} rejected"), e)),
         }
     }
+}
+
+/// `[{ key, value }, ...]` for `store.put`.
+fn entries_array(entries: &[(String, String)]) -> Array {
+    entries
+        .iter()
+        .map(|(key, value)| {
+            let entry = Object::new();
+            let _ = Reflect::set(&entry, &JsValue::from_str("key"), &JsValue::from_str(key));
+            let _ = Reflect::set(&entry, &JsValue::from_str("value"), &JsValue::from_str(value));
+            JsValue::from(entry)
+        })
+        .collect()
 }

@@ -8,6 +8,7 @@ mod bounds;
 mod isolates;
 mod redaction;
 mod scenarios;
+mod keepalive;
 mod soak;
 mod store;
 
