@@ -47,8 +47,6 @@ fn outages_of_every_kind_are_retried_with_exact_delays_and_attempts() {
         (http_retry_after(429, "soon"), [375, 750]),      // unreadable: backoff
         (HttpOutcome::Network { message: "connection refused".into() }, [375, 750]),
         (HttpOutcome::Timeout { timeout_ms: 10_000 }, [375, 750]),
-        (http(202, "<html>accepted</html>"), [375, 750]),
-        (http(200, r#"{"ok":true}"#), [375, 750]),
     ];
     for (outcome, expected_waits) in cases {
         let mut store = FakeStore::default();
@@ -78,6 +76,28 @@ fn outages_of_every_kind_are_retried_with_exact_delays_and_attempts() {
             }
         }
         assert_eq!(attempts_seen, vec![0.0, 1.0, 2.0], "{outcome:?}");
+    }
+}
+
+#[test]
+fn an_unreadable_2xx_dead_letters_every_record_unconfirmed_without_retry() {
+    // The server accepted the request; its reply cannot be read. Retrying would send the same records to a
+    // server that may hold them, for as long as the reply stays unreadable (a proxy's HTML page, say): one
+    // rule with immediate delivery (`unknown`, not retried). Nothing vanishes: each is a dead letter.
+    for (status, body) in [(202, "<html>accepted</html>"), (200, r#"{"ok":true}"#), (204, "")] {
+        let mut store = FakeStore::default();
+        let mut ob = outbox_with(config(), &ids("r", 2), &mut store);
+        let mut now = T0;
+        let run = drive_flush(&mut ob, &mut store, &mut now, 300_000, script(vec![http(status, body)]));
+        assert_eq!(run.sends(), vec![ids("r", 2)], "{body}: not retried");
+        assert_eq!(run.report, FlushReport { sent: 0, dead_lettered: 2, retry_later: 0, remaining: 0 });
+        for d in ob.dead_letters() {
+            assert_eq!((d.status, d.attempts), (Some(status), 0));
+            assert!(d.reason.starts_with(&format!("not confirmed: the server took the request (HTTP {status})")), "{}", d.reason);
+            assert!(d.reason.contains("unreadable /track response"), "{}", d.reason);
+        }
+        assert_eq!(store.ids("d"), ids("r", 2));
+        assert!(store.ids("q").is_empty());
     }
 }
 
@@ -166,16 +186,20 @@ fn per_record_errors_in_a_202_dead_letter_only_those() {
     ]}"#;
     let mut now = T0;
     let run = drive_flush(&mut ob, &mut store, &mut now, 30_000, script(vec![http(202, reply)]));
-    // r4's unknown status is a failed attempt: sent again after a backoff.
-    assert_eq!(run.sends(), vec![ids("r", 5), strings(&["r4"])]);
-    assert_eq!(run.waits(), vec![375]);
-    assert_eq!(run.report, FlushReport { sent: 3, dead_lettered: 2, retry_later: 0, remaining: 0 });
+    // r4's unknown status: the server took the request and may hold it: a dead letter saying so, not a retry.
+    assert_eq!(run.sends(), vec![ids("r", 5)]);
+    assert!(run.waits().is_empty());
+    assert_eq!(run.report, FlushReport { sent: 2, dead_lettered: 3, retry_later: 0, remaining: 0 });
     let letters = ob.dead_letters();
+    let r4 = dead(&letters, "r4");
+    assert_eq!((r4.status, r4.attempts), (Some(202), 0));
+    assert!(r4.reason.starts_with("not confirmed: the server took the request (HTTP 202)"), "{}", r4.reason);
+    assert!(r4.reason.contains("\"deduplicated\""), "{}", r4.reason);
     let r1 = dead(&letters, "r1");
     assert_eq!((r1.status, r1.errors.clone()), (Some(202), strings(&["Invalid service_key format"])));
     assert_eq!(r1.reason, "rejected by the server: Invalid service_key format");
     assert_eq!(dead(&letters, "r2").errors, strings(&["Missing payload."]));
-    assert_eq!(store.ids("d"), strings(&["r1", "r2"]));
+    assert_eq!(store.ids("d"), strings(&["r1", "r2", "r4"]));
     assert!(store.ids("q").is_empty());
     // The dead letter's d/ key was written before its q/ key was deleted.
     let put_d = store.log.iter().position(|k| matches!(k, StoreOpKind::Put(e) if e.iter().any(|(k, _)| k.ends_with("d/r1")))).unwrap();
@@ -184,14 +208,28 @@ fn per_record_errors_in_a_202_dead_letter_only_those() {
 }
 
 #[test]
-fn missing_results_are_failed_attempts_and_unnamed_results_match_by_position() {
+fn missing_results_are_unconfirmed_dead_letters_and_unnamed_results_match_by_position() {
+    // A 2xx without a result for a record: the server took the request and may hold it. Not resent
+    // blindly (immediate delivery says `unknown`); a dead letter saying so, which a requeue sends again.
     let mut store = FakeStore::default();
     let mut ob = outbox_with(config(), &ids("r", 3), &mut store);
     let mut now = T0;
     let partial = http(202, r#"{"results":[{"response_id":"r1","status":"queued"}]}"#);
     let run = drive_flush(&mut ob, &mut store, &mut now, 30_000, script(vec![partial]));
-    assert_eq!(run.sends(), vec![ids("r", 3), strings(&["r0", "r2"])]);
-    assert_eq!(run.report.sent, 3);
+    assert_eq!(run.sends(), vec![ids("r", 3)]);
+    assert_eq!(run.report, FlushReport { sent: 1, dead_lettered: 2, retry_later: 0, remaining: 0 });
+    let letters = ob.dead_letters();
+    for id in ["r0", "r2"] {
+        let d = dead(&letters, id);
+        assert_eq!(
+            (d.reason.as_str(), d.status, d.attempts),
+            ("not confirmed: the server took the request (HTTP 202) and may hold the record: the /track response has no result for this record", Some(202), 0)
+        );
+    }
+    assert_eq!(store.ids("d"), strings(&["r0", "r2"]));
+    assert_eq!(ob.requeue_dead_letters(None, now), 2);
+    let run = drive_flush(&mut ob, &mut store, &mut now, 30_000, |ids| results(ids, "queued"));
+    assert_eq!((run.sends(), run.report.sent), (vec![strings(&["r0", "r2"])], 2));
 
     let mut store = FakeStore::default();
     let mut ob = outbox_with(config(), &ids("s", 2), &mut store);
