@@ -426,6 +426,34 @@ fn an_expired_lease_makes_records_due_again_and_a_late_reply_still_acks() {
 }
 
 #[test]
+fn a_late_reply_is_read_against_the_body_it_answers() {
+    // The same reading as a reply in time: unnamed results by position; a record it does not confirm is left
+    // to the batch being sent again (nothing dead-lettered late).
+    let mut store = FakeStore::default();
+    let mut ob = outbox_with(config(), &ids("r", 2), &mut store);
+    let lease = ob.config().lease_ms;
+    ob.begin_flush(T0, T0 + 60_000);
+    let SendOutput::Send { id: first, .. } = ob.poll_send(T0) else { panic!("a send") };
+    assert!(matches!(ob.poll_send(T0 + lease), SendOutput::Send { .. }), "sent again after the lease");
+    let late = http(202, r#"{"results":[{"status":"queued"},{"status":"mystery"}]}"#);
+    ob.handle_response(first, late, T0 + lease + 10, JITTER);
+    assert_eq!((ob.stats().sent, ob.stats().dead_lettered), (1, 0), "r0 by position; r1 not confirmed: left alone");
+    assert!(ob.holds("r1") && !ob.holds("r0"));
+
+    // A result for a record its body did not carry changes nothing for that record.
+    let mut store = FakeStore::default();
+    let mut ob = outbox_with(OutboxConfig { max_batch_size: 2, ..config() }, &ids("s", 3), &mut store);
+    ob.begin_flush(T0, T0 + 60_000);
+    let SendOutput::Send { id: first, body } = ob.poll_send(T0) else { panic!("a send") };
+    assert_eq!(ids_in(&body), ids("s", 2));
+    assert!(matches!(ob.poll_send(T0 + lease), SendOutput::Send { .. }));
+    let late = http(202, r#"{"results":[{"response_id":"s2","status":"queued"},{"response_id":"s0","status":"queued"}]}"#);
+    ob.handle_response(first, late, T0 + lease + 10, JITTER);
+    assert_eq!(ob.stats().sent, 1);
+    assert!(!ob.holds("s0") && ob.holds("s1") && ob.holds("s2"), "s2 was not in that body");
+}
+
+#[test]
 fn waits_only_before_the_deadline_then_reports() {
     // Retry-After 10 s with 5 s left: Done at once, with what is left.
     let mut store = FakeStore::default();
