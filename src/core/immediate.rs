@@ -50,28 +50,33 @@
 //!
 //! # Semantics
 //!
+//! What each reply means is decided by [`reply::interpret`], the one reply contract it shares with the outbox
+//! (see that module for the table); this machine only acts on the verdict.
+//!
 //! - Records are cut into bodies with [`batch::chunk`] (`max_batch_size`, `max_batch_bytes`). Bodies go one at a
 //!   time, in order; at most one send is outstanding.
 //! - **2xx**: per-record results are matched by `response_id` (by position only for a result without
 //!   `response_id` when the reply has exactly one result per record). `queued`, `completed` and
 //!   `service_key_unknown` are kept with the server's messages; `error` (or, without a status, non-empty
 //!   `errors`) becomes `"error"` with [`DeliveryError::Rejected`]; `cost_events` without a status means
-//!   `"completed"`; anything else is `"failed"` with [`DeliveryError::InvalidResponse`]; no result at all is
-//!   `"failed"` with [`DeliveryError::MissingResult`]. A 2xx whose body cannot be read fails every record of
-//!   the send with `InvalidResponse` and is **not retried**: the server accepted the request, and sending the
-//!   same records again would only duplicate them (upstream retries it: wire-contract W-D2).
-//! - **413**: the body is split in two halves sent next (not a failed attempt); a single record fails with
-//!   [`DeliveryError::TooLarge`].
+//!   `"completed"`; an unknown status is `"unknown"` with [`DeliveryError::InvalidResponse`]; no result at
+//!   all is `"unknown"` with [`DeliveryError::MissingResult`]. A 2xx whose body cannot be read makes every
+//!   record of the send `"unknown"` with `InvalidResponse` and is **not retried**: the server accepted the
+//!   request, and sending the same records again would only duplicate them (upstream retries it:
+//!   wire-contract W-D2).
+//! - **413** on n > 1 records: at most n / 2 records per body for the rest of this delivery (the same rule as
+//!   the outbox's: a later body of the old size would be refused too); the records are sent again at once,
+//!   not a failed attempt. A single record fails with [`DeliveryError::TooLarge`].
 //! - **422** naming some of the send's records (by `response_id`, with errors): those become `"error"`, the
 //!   rest are sent again at once (one bad record does not sink the batch: W-D1). A 422 naming none of them,
 //!   or unreadable, fails the whole send with [`DeliveryError::HttpStatus`].
 //! - **Network error, timeout, 408, 429, 5xx**: the same body (same `response_id`s: they are idempotency keys)
-//!   is sent again after a backoff or the server's `Retry-After` (see [`crate::core::retry`]), up to
+//!   is sent again after a full-jitter backoff or the server's `Retry-After` (see [`crate::core::retry`]), up to
 //!   `policy.max_attempts` attempts; then every record fails with the last error.
 //! - **Any other status** (other 4xx, 1xx, 3xx): every record of the send fails with `HttpStatus` and a body
 //!   excerpt. Not retried.
 //! - **`unknown`, not `failed`**: a record that ends `failed` after an attempt that may have reached the
-//!   server without a definitive answer ([`retry::may_have_been_accepted`]: a timeout, a connection lost
+//!   server without a definitive answer ([`crate::core::retry::may_have_been_accepted`]: a timeout, a connection lost
 //!   mid-request, a 2xx without a readable result for it) is reported `"unknown"`: the server may hold it.
 //!   `"failed"` means the server certainly did not accept it. Either may be retried with the same
 //!   `responseId` (the service deduplicates); never under a new id.
@@ -82,11 +87,10 @@
 use std::collections::VecDeque;
 
 use crate::core::batch::{self, EncodedRecord};
+use crate::core::delivery::reply::{self, RecordVerdict, RetryTiming, Spread, Verdict};
 use crate::core::error::DeliveryError;
 use crate::core::redact::Redactor;
-use crate::core::response::{self, ResultVerdict, ServerResult, TrackReply};
-use crate::core::retry::{self, HttpOutcome, OutcomeClass, RetryPolicy};
-use crate::core::sort::sort_by;
+use crate::core::retry::{HttpOutcome, RetryPolicy};
 use crate::core::value::Value;
 
 /// The limits one immediate delivery works within.
@@ -135,7 +139,7 @@ impl SendId {
 pub enum Output {
     /// POST `body` to `/track`, give up after `timeout_ms`, then report with
     /// [`ImmediateDelivery::handle_response`]. `attempt` is 1 for a first try and n for the n-th try after
-    /// n − 1 retryable failures (halves of a 413 and the remainder of a 422 keep their parent's count).
+    /// n − 1 retryable failures (the pieces of a 413 and the remainder of a 422 keep their parent's count).
     Send { id: SendId, body: String, attempt: u32, timeout_ms: u64 },
     /// Nothing to send before `until_ms` (epoch ms): sleep, then poll again.
     Wait { until_ms: u64 },
@@ -204,6 +208,8 @@ pub struct ImmediateDelivery {
     maybe_accepted: Vec<bool>,
     queue: VecDeque<PendingSend>,
     in_flight: Option<InFlight>,
+    /// Most records per body for the rest of the delivery (lowered by 413s).
+    batch_limit: usize,
     next_id: u64,
     triggered_limits: Option<Value>,
 }
@@ -248,6 +254,7 @@ impl ImmediateDelivery {
             queue.push_back(PendingSend { indices: (start..flat.len()).collect(), attempt: 1, not_before_ms: 0, last_error: None });
         }
         let count = flat.len();
+        let batch_limit = config.max_batch_size.max(1);
         ImmediateDelivery {
             config,
             records: flat,
@@ -256,6 +263,7 @@ impl ImmediateDelivery {
             maybe_accepted: vec![false; count],
             queue,
             in_flight: None,
+            batch_limit,
             next_id: 0,
             triggered_limits: None,
         }
@@ -273,9 +281,15 @@ impl ImmediateDelivery {
         if next.not_before_ms > now_ms {
             return Output::Wait { until_ms: next.not_before_ms };
         }
-        let Some(next) = self.queue.pop_front() else {
+        let Some(mut next) = self.queue.pop_front() else {
             return Output::Done;
         };
+        // After a 413, a body of more records than the lowered limit goes in pieces, in order.
+        if next.indices.len() > self.batch_limit {
+            let rest = next.indices.split_off(self.batch_limit);
+            let last_error = next.last_error.clone();
+            self.queue.push_front(PendingSend { indices: rest, attempt: next.attempt, not_before_ms: next.not_before_ms, last_error });
+        }
         let id = SendId(self.next_id);
         self.next_id = self.next_id.wrapping_add(1);
         let body = batch::encode_body_of(next.indices.iter().filter_map(|&i| self.records.get(i)));
@@ -287,6 +301,8 @@ impl ImmediateDelivery {
     /// Reports the outcome of the send `id`. `now_ms` is when the outcome arrived (retry delays count from
     /// it); `jitter` is a uniform draw in `[0, 1)` used only if a backoff is needed. An `id` that is not the
     /// outstanding send (unknown, or already reported) is ignored.
+    ///
+    /// What the outcome means is [`reply::interpret`]'s verdict; this only acts on it.
     pub fn handle_response(&mut self, id: SendId, outcome: HttpOutcome, now_ms: u64, jitter: f64) {
         let flight = match self.in_flight.take() {
             Some(flight) if flight.id == id => flight,
@@ -295,23 +311,63 @@ impl ImmediateDelivery {
                 return;
             }
         };
-        let maybe = retry::may_have_been_accepted(&outcome);
         for &i in &flight.indices {
             if let Some(count) = self.attempts.get_mut(i) {
                 *count = count.saturating_add(1);
             }
-            if let Some(flag) = self.maybe_accepted.get_mut(i).filter(|_| maybe) {
-                *flag = true;
-            }
         }
-        match retry::classify(&outcome) {
-            OutcomeClass::Success => self.accept_reply(&flight.indices, &outcome),
-            OutcomeClass::TooLarge => self.split(flight),
-            OutcomeClass::Retryable => self.retry_or_fail(flight, &outcome, now_ms, jitter),
-            OutcomeClass::Permanent => match &outcome {
-                HttpOutcome::Response { status: 422, body, .. } => self.reject_named(flight, body, &outcome),
-                _ => self.fail_all(&flight.indices, &retry::outcome_error(&outcome)),
-            },
+        let verdict = {
+            let body: Vec<Option<&str>> =
+                flight.indices.iter().map(|&i| self.records.get(i).map(|r| r.response_id.as_str())).collect();
+            let timing =
+                RetryTiming { policy: self.config.policy, failed_attempt: flight.attempt, now_ms, jitter, spread: Spread::Full };
+            reply::interpret(&outcome, &body, &timing)
+        };
+        match verdict {
+            Verdict::PerRecord { records, triggered_limits, .. } => {
+                if triggered_limits.is_some() {
+                    self.triggered_limits = triggered_limits;
+                }
+                let mut resend = Vec::new();
+                for (&i, record) in flight.indices.iter().zip(records) {
+                    match record {
+                        RecordVerdict::Accepted { status, errors, cost_events } => {
+                            self.decide(i, Decided { status, errors, cost_events, error: None });
+                        }
+                        RecordVerdict::Rejected { errors } => self.decide(i, Decided::rejected(errors)),
+                        RecordVerdict::Unconfirmed { error } => {
+                            self.mark_maybe_accepted(i);
+                            self.decide(i, Decided::failed(error));
+                        }
+                        RecordVerdict::Resend => resend.push(i),
+                    }
+                }
+                if !resend.is_empty() {
+                    self.queue.push_front(PendingSend { indices: resend, attempt: flight.attempt, not_before_ms: 0, last_error: None });
+                }
+            }
+            Verdict::Split { max_records } => {
+                self.batch_limit = self.batch_limit.min(max_records.max(1));
+                self.queue.push_front(PendingSend { indices: flight.indices, attempt: flight.attempt, not_before_ms: 0, last_error: None });
+            }
+            Verdict::RetryAt { at_ms, error, may_have_been_accepted } => {
+                if may_have_been_accepted {
+                    for &i in &flight.indices {
+                        self.mark_maybe_accepted(i);
+                    }
+                }
+                if reply::out_of_attempts(&self.config.policy, flight.attempt) {
+                    self.fail_all(&flight.indices, &error);
+                } else {
+                    self.queue.push_front(PendingSend {
+                        indices: flight.indices,
+                        attempt: flight.attempt.saturating_add(1),
+                        not_before_ms: at_ms,
+                        last_error: Some(error),
+                    });
+                }
+            }
+            Verdict::GiveUp { error, .. } => self.fail_all(&flight.indices, &error),
         }
     }
 
@@ -375,144 +431,10 @@ impl ImmediateDelivery {
         }
     }
 
-    /// A 2xx: read the per-record results; an unreadable body fails the send (not retried).
-    fn accept_reply(&mut self, indices: &[usize], outcome: &HttpOutcome) {
-        let HttpOutcome::Response { body, .. } = outcome else {
-            return;
-        };
-        let reply = match response::parse_track_reply(body) {
-            Ok(reply) => reply,
-            Err(reason) => {
-                self.fail_all(indices, &DeliveryError::InvalidResponse { reason });
-                return;
-            }
-        };
-        if reply.triggered_limits.is_some() {
-            self.triggered_limits = reply.triggered_limits.clone();
+    fn mark_maybe_accepted(&mut self, index: usize) {
+        if let Some(flag) = self.maybe_accepted.get_mut(index) {
+            *flag = true;
         }
-        let decisions: Vec<(usize, Decided)> = {
-            let by_id = results_by_id(&reply);
-            indices
-                .iter()
-                .enumerate()
-                .filter_map(|(position, &i)| {
-                    let record = self.records.get(i)?;
-                    let result = by_id.get(record.response_id.as_str()).or_else(|| {
-                        // By position only when the reply is one unnamed result per record.
-                        (reply.results.len() == indices.len())
-                            .then(|| reply.results.get(position))
-                            .flatten()
-                            .filter(|r| r.response_id.is_none())
-                    });
-                    Some((i, result.map_or(Decided::failed(DeliveryError::MissingResult), interpret_result)))
-                })
-                .collect()
-        };
-        for (i, decided) in decisions {
-            self.decide(i, decided);
-        }
-    }
-
-    /// 413: send the two halves next; a single record cannot be split.
-    fn split(&mut self, flight: InFlight) {
-        if flight.indices.len() < 2 {
-            self.fail_all(&flight.indices, &DeliveryError::TooLarge { status: 413 });
-            return;
-        }
-        let mut first = flight.indices;
-        let second = first.split_off(first.len() / 2);
-        for indices in [second, first] {
-            self.queue.push_front(PendingSend { indices, attempt: flight.attempt, not_before_ms: 0, last_error: None });
-        }
-    }
-
-    /// Network error, timeout, 408, 429, 5xx: the same records again after a delay, or fail when out of attempts.
-    fn retry_or_fail(&mut self, flight: InFlight, outcome: &HttpOutcome, now_ms: u64, jitter: f64) {
-        let error = retry::outcome_error(outcome);
-        if flight.attempt >= self.config.policy.max_attempts.max(1) {
-            self.fail_all(&flight.indices, &error);
-            return;
-        }
-        let delay = retry::retry_delay_ms(&self.config.policy, flight.attempt, outcome, now_ms, jitter);
-        self.queue.push_front(PendingSend {
-            indices: flight.indices,
-            attempt: flight.attempt.saturating_add(1),
-            not_before_ms: now_ms.saturating_add(delay),
-            last_error: Some(error),
-        });
-    }
-
-    /// 422: records the reply names (with errors) are rejected; the others are sent again at once. A reply
-    /// that names none of them fails the whole send.
-    fn reject_named(&mut self, flight: InFlight, body: &str, outcome: &HttpOutcome) {
-        let named: Vec<(usize, Vec<String>)> = match response::parse_track_reply(body) {
-            Ok(reply) => {
-                let by_id = results_by_id(&reply);
-                flight
-                    .indices
-                    .iter()
-                    .filter_map(|&i| {
-                        let result = by_id.get(self.records.get(i)?.response_id.as_str())?;
-                        let names_it = !result.errors.is_empty() || result.status.as_deref() == Some("error");
-                        names_it.then(|| (i, result.errors.clone()))
-                    })
-                    .collect()
-            }
-            Err(_) => Vec::new(),
-        };
-        if named.is_empty() {
-            self.fail_all(&flight.indices, &retry::outcome_error(outcome));
-            return;
-        }
-        let rest: Vec<usize> = flight.indices.iter().copied().filter(|i| !named.iter().any(|(n, _)| n == i)).collect();
-        for (i, errors) in named {
-            self.decide(i, Decided::rejected(errors));
-        }
-        if !rest.is_empty() {
-            self.queue.push_front(PendingSend { indices: rest, attempt: flight.attempt, not_before_ms: 0, last_error: None });
-        }
-    }
-}
-
-/// Results by `response_id`; the first result wins when the server repeats an id.
-///
-/// A sorted vector rather than a map: same lookups, fewer wasm bytes.
-struct ResultsById<'a> {
-    sorted: Vec<(&'a str, usize, &'a ServerResult)>,
-}
-
-impl<'a> ResultsById<'a> {
-    fn get(&self, id: &str) -> Option<&'a ServerResult> {
-        // Entries with equal ids are ordered by position; the search may land on any of them, so step back
-        // to the first.
-        let found = self.sorted.binary_search_by(|(other, _, _)| (*other).cmp(id)).ok()?;
-        let first = self.sorted[..found].iter().rposition(|(other, _, _)| *other != id).map_or(0, |p| p + 1);
-        self.sorted.get(first).map(|(_, _, result)| *result)
-    }
-}
-
-fn results_by_id(reply: &TrackReply) -> ResultsById<'_> {
-    let mut sorted: Vec<(&str, usize, &ServerResult)> = reply
-        .results
-        .iter()
-        .enumerate()
-        .filter_map(|(i, result)| result.response_id.as_deref().map(|id| (id, i, result)))
-        .collect();
-    sort_by(&mut sorted, |a, b| (a.0, a.1) < (b.0, b.1));
-    ResultsById { sorted }
-}
-
-/// What one 2xx per-record result means for its record.
-fn interpret_result(result: &ServerResult) -> Decided {
-    match response::verdict(result) {
-        ResultVerdict::Accepted(status) => Decided {
-            status,
-            errors: result.errors.clone(),
-            cost_events: result.cost_events.clone(),
-            error: None,
-        },
-        ResultVerdict::Rejected => Decided::rejected(result.errors.clone()),
-        ResultVerdict::Unknown(error) => Decided::failed(error),
     }
 }
 
@@ -825,7 +747,7 @@ mod tests {
         let run = drive(recs(1), config(), 0.5, script(vec![http(400, &long)]));
         match &run.outcome("r0").error {
             Some(DeliveryError::HttpStatus { status: 400, body }) => {
-                assert_eq!(body.chars().count(), retry::BODY_EXCERPT_CHARS);
+                assert_eq!(body.chars().count(), crate::core::retry::BODY_EXCERPT_CHARS);
                 assert!(long.starts_with(body.trim_end_matches('…')));
             }
             other => panic!("expected HttpStatus 400, got {other:?}"),
@@ -833,7 +755,9 @@ mod tests {
     }
 
     #[test]
-    fn payload_too_large_splits_down_to_single_records() {
+    fn payload_too_large_halves_the_batch_size_down_to_single_records() {
+        // One rule with the outbox: a 413 on n records makes n / 2 the most per body for the rest of the
+        // delivery (a later body of the old size would be refused too).
         let run = drive(recs(4), config(), 0.5, |req| {
             if req.ids.len() > 1 {
                 http(413, "too large")
@@ -848,15 +772,35 @@ mod tests {
                 send(1, &["r0", "r1"]),
                 send(1, &["r0"]),
                 send(1, &["r1"]),
-                send(1, &["r2", "r3"]),
                 send(1, &["r2"]),
                 send(1, &["r3"]),
             ]
         );
         assert!(run.waits().is_empty(), "a split is sent at once");
-        for o in &run.report.outcomes {
-            assert_eq!((o.status.as_str(), o.attempts), ("queued", 3), "{}", o.response_id);
-        }
+        let attempts: Vec<_> = run.report.outcomes.iter().map(|o| (o.status.as_str(), o.attempts)).collect();
+        assert_eq!(attempts, [("queued", 3), ("queued", 3), ("queued", 2), ("queued", 2)]);
+        // The lowered size holds for the later chunks of the same call, not for another call.
+        let chunks = ImmediateConfig { max_batch_size: 4, ..config() };
+        let mut first = true;
+        let run = drive(recs(8), chunks.clone(), 0.5, move |req| {
+            if std::mem::take(&mut first) {
+                http(413, "too large")
+            } else {
+                accepted(&req.ids, "queued")
+            }
+        });
+        assert_eq!(
+            run.sends(),
+            vec![
+                send(1, &["r0", "r1", "r2", "r3"]),
+                send(1, &["r0", "r1"]),
+                send(1, &["r2", "r3"]),
+                send(1, &["r4", "r5"]),
+                send(1, &["r6", "r7"]),
+            ]
+        );
+        let run = drive(recs(8), chunks, 0.5, queued_all());
+        assert_eq!(run.sends(), vec![send(1, &["r0", "r1", "r2", "r3"]), send(1, &["r4", "r5", "r6", "r7"])]);
     }
 
     #[test]

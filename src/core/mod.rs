@@ -11,6 +11,7 @@
 //!   `customer_key`, `context`) and encodes it exactly as the Python SDK does.
 //! - [`batch`]: groups encoded records into `{"tracked": [...]}` bodies.
 //! - [`retry`] and [`response`]: what an HTTP outcome means and when to try again.
+//! - [`delivery`]: the one reply interpreter ([`delivery::reply`]) both delivery machines act on.
 //! - [`immediate`]: the delivery state machine for `deliveryType: "immediate"`.
 //! - [`error`]: every error a caller can see, each with a stable code.
 //! - [`redact`]: keeps the API key out of every reason, result and dead letter.
@@ -19,6 +20,7 @@ pub mod anonymize;
 pub mod batch;
 pub mod config;
 pub(crate) mod decimal;
+pub mod delivery;
 pub mod error;
 pub mod fingerprint;
 pub mod ids;

@@ -182,7 +182,6 @@ describe('every reply kind of the ingest fault list', () => {
     ['dropped connection', { kind: 'drop' }],
     ['dropped after the server stored them', { kind: 'drop', afterAccept: true }],
     ['slow beyond timeoutMs', { kind: 'slow', delayMs: 1500 }, { timeoutMs: 300 }],
-    ['2xx with a body that is not JSON', { kind: 'badJson' }],
   ];
   for (const [name, fault, options = {}] of retryable) {
     it(`${name}: retried, every record delivered once at the server`, async () => {
@@ -198,11 +197,33 @@ describe('every reply kind of the ingest fault list', () => {
       assert.deepEqual(sorted(wire[1]), sorted(ids), 'the retry carries the same response_ids');
       assertAcceptedOnce(ids);
       const serverDuplicates = ingest.stats().duplicates;
-      const storedFirst = fault.afterAccept === true || fault.kind === 'badJson';
+      const storedFirst = fault.afterAccept === true;
       assert.equal(serverDuplicates, storedFirst ? 3 : 0, 'the server deduplicated what it had already stored');
       assert.deepEqual(await tracker.deadLetters(), []);
     });
   }
+
+  it('2xx with a body that is not JSON: not retried (the server took the request); not-confirmed dead letters to requeue', async () => {
+    // One reply contract with immediate delivery (`unknown`, not retried): the server stored them.
+    const tracker = queueTracker(ingest);
+    const ids = trackMany(tracker, 3, 'rbadJson');
+    ingest.setFaults({ queue: [{ kind: 'badJson' }] });
+    const report = await tracker.flush();
+    assert.deepEqual(report, { sent: 0, deadLettered: 3, retryLater: 0, remaining: 0, durability: 'memory' });
+    assert.equal(ingest.requests().length, 1, 'not retried');
+    assertAcceptedOnce(ids);
+    const letters = await tracker.deadLetters();
+    assert.deepEqual(sorted(letters.map((l) => l.responseId)), sorted(ids));
+    for (const letter of letters) {
+      assert.equal(letter.status, 202);
+      assert.match(letter.reason, /^not confirmed: the server took the request \(HTTP 202\) and may hold the record: unreadable \/track response/);
+    }
+    // A requeue sends them again under the same response_ids: the service keeps one of each.
+    assert.equal(await tracker.requeueDeadLetters(), 3);
+    assert.deepEqual(await tracker.flush(), { sent: 3, deadLettered: 0, retryLater: 0, remaining: 0, durability: 'memory' });
+    assertAcceptedOnce(ids);
+    assert.equal(ingest.stats().duplicates, 3, 'the server deduplicated what it had already stored');
+  });
 
   it('429 + Retry-After is honoured: with a high cap, a short flush leaves the record for later', async () => {
     const tracker = queueTracker(ingest, { maxRetryAfterMs: 60_000 });

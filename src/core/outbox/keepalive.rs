@@ -156,7 +156,7 @@ impl Outbox {
         if self.expired.len() >= MAX_EXPIRED {
             self.expired.remove(0);
         }
-        self.expired.push(id);
+        self.expired.push((id, positions.clone()));
         Some((FarewellSend { id, body, records: positions.len() }, positions))
     }
 

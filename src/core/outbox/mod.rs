@@ -106,14 +106,20 @@
 //!   then over its bound and refuses new records until deliveries, purges or dead letters' purges bring it
 //!   under. [`Outbox::room`] says how much a new batch may add.
 //! - **Dedupe**: a `response_id` already queued, in flight or dead-lettered is kept once.
+//! - **What a reply means** is decided by [`crate::core::delivery::reply::interpret`], the one reply
+//!   contract shared with immediate delivery (see that module for the table); the outbox acts on its verdict.
 //! - **2xx** with results matched by `response_id` (by position only for an unnamed result when the reply
 //!   has one result per record sent): `queued`, `completed`, `service_key_unknown` (or `cost_events` without
 //!   a status) → delivered and deleted; `error` (or errors without a status) → that record alone is
-//!   dead-lettered with the server's errors; no result, or an unknown status → a failed attempt for it.
-//! - **2xx that cannot be read** → a failed attempt for every record (the server may have stored them; it
-//!   dedupes by `response_id`: at least once).
-//! - **413**: a batch of n > 1 halves the batch size for the rest of the flush and its records are due at
-//!   once, no attempt counted; a single record is dead-lettered as too large.
+//!   dead-lettered with the server's errors; no result, or an unknown status → **not confirmed**: the
+//!   server took the request and may hold the record, so it is not resent blindly but dead-lettered
+//!   ("not confirmed: the server took the request (HTTP 202) and may hold the record: ..."), whence a
+//!   requeue sends it again under the same `response_id`.
+//! - **2xx that cannot be read** → every record of the batch is not confirmed, likewise (never retried: a
+//!   proxy answering 200 with an HTML page would otherwise spend every attempt; nothing vanishes either).
+//! - **413**: a batch of n > 1 makes n / 2 the batch size for the rest of the flush and its records are due
+//!   at once, no attempt counted; a single record is dead-lettered as too large. (Immediate delivery follows
+//!   the same rule for the rest of its call.)
 //! - **422** naming some records (with errors) → those are dead-lettered, the rest due at once, no attempt
 //!   counted; naming none → the whole batch is dead-lettered with the status and a body excerpt. **Other
 //!   non-retryable statuses** (400, 401, 403, 404, ...) → the whole batch is dead-lettered likewise.
@@ -176,7 +182,7 @@ use table::Table;
 #[derive(Debug)]
 struct InFlight {
     id: BatchId,
-    /// Rows in the body, in body order (ascending positions).
+    /// Rows in the body, in body order (`u32::MAX`: a row gone since).
     positions: Vec<u32>,
     lease_until_ms: u64,
 }
@@ -229,8 +235,9 @@ pub struct Outbox {
     /// Live rows with a batch.
     in_flight_records: usize,
     in_flight: Option<InFlight>,
-    /// Batches whose lease expired, newest last.
-    expired: Vec<BatchId>,
+    /// Batches whose lease expired (and farewell sends), newest last, with their rows in body order: a late
+    /// reply is read against the body it answers.
+    expired: Vec<(BatchId, Vec<u32>)>,
     next_batch: u32,
     /// Nothing is sent before this (a retryable failure's delay).
     blocked_until_ms: u64,
@@ -440,13 +447,20 @@ impl Outbox {
         let _ = self.dead.compact_if_worthwhile();
     }
 
+    /// Keeps the positions held outside the table (the batch in flight, the expired batches) pointing at
+    /// their rows after a reorder. A row that is gone keeps its slot as `u32::MAX` (no row), so that the
+    /// others keep their place in the body the reply answers.
     fn remap_in_flight(&mut self, moves: &[u32]) {
+        let remap = |positions: &mut Vec<u32>| {
+            for p in positions.iter_mut() {
+                *p = moves.get(*p as usize).copied().unwrap_or(u32::MAX);
+            }
+        };
         if let Some(flight) = &mut self.in_flight {
-            flight.positions = flight
-                .positions
-                .iter()
-                .filter_map(|&p| moves.get(p as usize).copied().filter(|&n| n != u32::MAX))
-                .collect();
+            remap(&mut flight.positions);
+        }
+        for (_, positions) in &mut self.expired {
+            remap(positions);
         }
     }
 }

@@ -1,16 +1,15 @@
-//! What an HTTP outcome means for each record of the batch it answers.
+//! Acting on what an HTTP outcome means for each record of the batch it answers. What it means is
+//! [`reply::interpret`]'s verdict (the one reply contract, shared with immediate delivery); this only acts on it.
 
 use super::entry::flag;
 use super::{BatchId, InFlight, Outbox};
+use crate::core::delivery::reply::{self, RecordVerdict, RetryTiming, Spread, Verdict};
 use crate::core::error::DeliveryError;
-use crate::core::response::{self, ResultVerdict, ServerResult, TrackReply};
-use crate::core::retry::{self, HttpOutcome, OutcomeClass};
+use crate::core::retry::HttpOutcome;
 
-fn status_of(outcome: &HttpOutcome) -> Option<u16> {
-    match outcome {
-        HttpOutcome::Response { status, .. } => Some(*status),
-        HttpOutcome::Network { .. } | HttpOutcome::Timeout { .. } => None,
-    }
+/// The reason a record dead-lettered as [`RecordVerdict::Unconfirmed`] carries.
+fn unconfirmed_reason(status: u16, error: &DeliveryError) -> String {
+    format!("not confirmed: the server took the request (HTTP {status}) and may hold the record: {error}")
 }
 
 impl Outbox {
@@ -18,149 +17,96 @@ impl Outbox {
     /// arrived (delays count from it); `jitter` is a uniform draw in `[0, 1)`, used if a backoff is needed.
     ///
     /// The batch in flight: every record gets its outcome (see the module docs). A batch whose lease
-    /// expired: only a readable 2xx counts (its accepted records are delivered, its rejected ones
-    /// dead-lettered, wherever they are now); anything else is ignored, as are unknown ids.
+    /// expired: only definitive per-record verdicts count (its accepted records are delivered, its rejected
+    /// ones dead-lettered, wherever they are now); anything else is ignored, as are unknown ids.
     pub fn handle_response(&mut self, id: BatchId, outcome: HttpOutcome, now_ms: u64, jitter: f64) {
         match self.in_flight.take() {
             Some(flight) if flight.id == id => self.resolve(flight, &outcome, now_ms, jitter),
             other => {
                 self.in_flight = other;
-                if let Some(i) = self.expired.iter().position(|e| *e == id) {
-                    self.expired.remove(i);
-                    self.late_reply(&outcome, now_ms);
+                if let Some(i) = self.expired.iter().position(|(e, _)| *e == id) {
+                    let (_, positions) = self.expired.remove(i);
+                    self.late_reply(&positions, &outcome, now_ms);
                 }
             }
         }
         self.compact();
     }
 
+    /// The verdict on the body whose rows are `slots` (a row gone since is `None`).
+    fn verdict(&self, slots: &[Option<u32>], outcome: &HttpOutcome, failed_attempt: u32, now_ms: u64, jitter: f64) -> Verdict {
+        let body: Vec<Option<&str>> = slots.iter().map(|slot| slot.and_then(|p| self.live.get(p)).map(|r| r.rec.id())).collect();
+        let timing = RetryTiming { policy: self.config.policy, failed_attempt, now_ms, jitter, spread: Spread::UpperHalf };
+        reply::interpret(outcome, &body, &timing)
+    }
+
     fn resolve(&mut self, flight: InFlight, outcome: &HttpOutcome, now_ms: u64, jitter: f64) {
-        // Every member is due now unless its outcome says otherwise.
+        // The rows still carried by this batch, in body order.
+        let slots: Vec<Option<u32>> = flight
+            .positions
+            .iter()
+            .map(|&p| self.live.get(p).filter(|r| r.batch == flight.id.0).map(|_| p))
+            .collect();
+        // Every member is due now unless its verdict says otherwise.
         let members = self.release(&flight.positions, flight.id, now_ms);
-        match retry::classify(outcome) {
-            OutcomeClass::Success => self.accept_reply(&flight.positions, &members, outcome, now_ms, jitter),
-            OutcomeClass::TooLarge => {
-                if members.len() > 1 {
-                    self.batch_limit = (members.len() / 2).max(1);
-                } else {
-                    let reason = DeliveryError::TooLarge { status: 413 }.to_string();
-                    for &pos in &members {
-                        self.dead_letter(pos, now_ms, reason.clone(), Some(413), Vec::new());
+        let verdict = self.verdict(&slots, outcome, self.attempt_if_failed(&members), now_ms, jitter);
+        match verdict {
+            Verdict::PerRecord { status, records, .. } => {
+                let sent_before = self.sent_total;
+                for (slot, record) in slots.iter().zip(records) {
+                    let Some(pos) = *slot else { continue };
+                    match record {
+                        RecordVerdict::Accepted { .. } => self.deliver(pos),
+                        RecordVerdict::Rejected { errors } => {
+                            let reason = DeliveryError::Rejected { errors: errors.clone() }.to_string();
+                            self.dead_letter(pos, now_ms, reason, Some(status), errors);
+                        }
+                        // Never resent blindly: the server took the request (see the module docs).
+                        RecordVerdict::Unconfirmed { error } => {
+                            self.dead_letter(pos, now_ms, unconfirmed_reason(status, &error), Some(status), Vec::new());
+                        }
+                        // Due now, with no attempt counted.
+                        RecordVerdict::Resend => {}
                     }
                 }
+                if self.sent_total > sent_before {
+                    self.release_waiting(now_ms);
+                }
             }
-            OutcomeClass::Retryable => {
-                let error = retry::outcome_error(outcome);
-                let items: Vec<(u32, &DeliveryError)> = members.iter().map(|&p| (p, &error)).collect();
-                let delay = self.fail(&items, status_of(outcome), outcome, now_ms, jitter);
-                self.blocked_until_ms = self.blocked_until_ms.max(now_ms.saturating_add(delay));
-            }
-            OutcomeClass::Permanent => {
-                let named = match outcome {
-                    HttpOutcome::Response { status: 422, body, .. } => self.named_in_422(&members, body),
-                    _ => Vec::new(),
+            // Its records are due now, no attempt counted; smaller batches for the rest of the flush.
+            Verdict::Split { max_records } => self.batch_limit = self.batch_limit.min(max_records.max(1)),
+            Verdict::RetryAt { at_ms, error, .. } => {
+                let status = match outcome {
+                    HttpOutcome::Response { status, .. } => Some(*status),
+                    HttpOutcome::Network { .. } | HttpOutcome::Timeout { .. } => None,
                 };
-                if named.is_empty() {
-                    let reason = retry::outcome_error(outcome).to_string();
-                    for &pos in &members {
-                        self.dead_letter(pos, now_ms, reason.clone(), status_of(outcome), Vec::new());
-                    }
-                } else {
-                    // The others are due now, with no attempt counted.
-                    for (pos, errors) in named {
-                        let reason = DeliveryError::Rejected { errors: errors.clone() }.to_string();
-                        self.dead_letter(pos, now_ms, reason, Some(422), errors);
-                    }
+                self.fail(&members, &error, status, at_ms, now_ms);
+                self.blocked_until_ms = self.blocked_until_ms.max(at_ms);
+            }
+            Verdict::GiveUp { status, error } => {
+                let reason = error.to_string();
+                for &pos in &members {
+                    self.dead_letter(pos, now_ms, reason.clone(), status, Vec::new());
                 }
             }
         }
     }
 
-    /// A 2xx for the batch in flight.
-    fn accept_reply(&mut self, sent: &[u32], members: &[u32], outcome: &HttpOutcome, now_ms: u64, jitter: f64) {
-        let HttpOutcome::Response { status, body, .. } = outcome else { return };
-        let reply = match response::parse_track_reply(body) {
-            Ok(reply) => reply,
-            Err(reason) => {
-                let error = DeliveryError::InvalidResponse { reason };
-                let items: Vec<(u32, &DeliveryError)> = members.iter().map(|&p| (p, &error)).collect();
-                self.fail(&items, Some(*status), outcome, now_ms, jitter);
-                return;
-            }
-        };
-        let results = self.match_results(sent, members, &reply);
-        let mut retry: Vec<(u32, DeliveryError)> = Vec::new();
-        let sent_before = self.sent_total;
-        for (&pos, result) in members.iter().zip(&results) {
-            let Some(result) = result else {
-                retry.push((pos, DeliveryError::MissingResult));
-                continue;
-            };
-            if let Some(error) = self.settle_result(pos, result, *status, now_ms) {
-                retry.push((pos, error));
-            }
-        }
-        if self.sent_total > sent_before {
-            self.release_waiting(now_ms);
-        }
-        if !retry.is_empty() {
-            let retry: Vec<(u32, &DeliveryError)> = retry.iter().map(|(pos, e)| (*pos, e)).collect();
-            self.fail(&retry, Some(*status), outcome, now_ms, jitter);
-        }
+    /// The highest attempt count among `members` once this attempt fails (a record sent early costs none):
+    /// the batch's backoff window.
+    fn attempt_if_failed(&self, members: &[u32]) -> u32 {
+        members
+            .iter()
+            .filter_map(|&p| self.live.get(p))
+            .map(|r| if r.flags & flag::EARLY == 0 { r.attempts.saturating_add(1) } else { r.attempts })
+            .max()
+            .map_or(0, u32::from)
     }
 
-    /// One result (or none) per member. By `response_id` first (the first result for an id wins); an
-    /// unnamed result matches by position only when the reply has one result per record sent.
-    fn match_results<'r>(&self, sent: &[u32], members: &[u32], reply: &'r TrackReply) -> Vec<Option<&'r ServerResult>> {
-        let mut verdicts: Vec<Option<&ServerResult>> = members.iter().map(|_| None).collect();
-        let mut assign = |pos: u32, result: &'r ServerResult| {
-            if let Ok(i) = members.binary_search(&pos) {
-                if let Some(slot @ None) = verdicts.get_mut(i) {
-                    *slot = Some(result);
-                }
-            }
-        };
-        for result in &reply.results {
-            if let Some(pos) = result.response_id.as_deref().and_then(|id| self.live.find(id)) {
-                assign(pos, result);
-            }
-        }
-        if reply.results.len() == sent.len() {
-            for (result, &pos) in reply.results.iter().zip(sent) {
-                if result.response_id.is_none() {
-                    assign(pos, result);
-                }
-            }
-        }
-        verdicts
-    }
-
-    /// The members a 422 reply names (with errors or `status: "error"`), with their errors.
-    fn named_in_422(&self, members: &[u32], body: &str) -> Vec<(u32, Vec<String>)> {
-        let Ok(reply) = response::parse_track_reply(body) else { return Vec::new() };
-        let mut named: Vec<(u32, Vec<String>)> = Vec::new();
-        for result in &reply.results {
-            let names_it = !result.errors.is_empty() || result.status.as_deref() == Some("error");
-            let Some(pos) = result.response_id.as_deref().and_then(|id| self.live.find(id)) else { continue };
-            if names_it && members.binary_search(&pos).is_ok() && !named.iter().any(|(p, _)| *p == pos) {
-                named.push((pos, result.errors.clone()));
-            }
-        }
-        named
-    }
-
-    /// A failed attempt for each record in `items` (with the error to report if it is its last): attempts
-    /// + 1, then dead-lettered (attempts or age exhausted) or due after the delay, which is returned.
-    fn fail(
-        &mut self,
-        items: &[(u32, &DeliveryError)],
-        status: Option<u16>,
-        outcome: &HttpOutcome,
-        now_ms: u64,
-        jitter: f64,
-    ) -> u64 {
-        let mut most_attempts = 0u16;
-        for &(pos, _) in items {
+    /// A failed attempt for each of `members`: attempts + 1, then dead-lettered with `error` (attempts or
+    /// age exhausted) or due at `at_ms` (one time for the whole batch, so that it stays together).
+    fn fail(&mut self, members: &[u32], error: &DeliveryError, status: Option<u16>, at_ms: u64, now_ms: u64) {
+        for &pos in members {
             if let Some(row) = self.live.get_mut(pos) {
                 // A record sent early (the server had accepted a batch since its failure) that fails again
                 // costs no attempt: its attempts are never spent faster than the backoff.
@@ -168,33 +114,25 @@ impl Outbox {
                     row.attempts = row.attempts.saturating_add(1);
                 }
                 row.flags &= !flag::EARLY;
-                most_attempts = most_attempts.max(row.attempts);
             }
         }
-        // One delay for the whole batch, so that it stays together. Equal jitter: the upper half of the
-        // backoff window, so that a record's attempts are at least half a window apart, whichever tracker
-        // or isolate makes them (full jitter could retry at once).
-        let jitter = 0.5 + if jitter.is_nan() { 0.0 } else { jitter.clamp(0.0, 1.0) } / 2.0;
-        let delay = retry::retry_delay_ms(&self.config.policy, u32::from(most_attempts), outcome, now_ms, jitter);
-        let max_attempts = self.config.policy.max_attempts.clamp(1, u32::from(u16::MAX));
-        for &(pos, error) in items {
+        for &pos in members {
             let Some(row) = self.live.get(pos) else { continue };
             let attempts = u32::from(row.attempts);
             let age_ms = now_ms.saturating_sub(row.created_ms);
-            if attempts >= max_attempts {
+            if reply::out_of_attempts(&self.config.policy, attempts) {
                 self.dead_letter(pos, now_ms, format!("gave up after {attempts} attempts: {error}"), status, Vec::new());
             } else if age_ms >= self.config.max_age_ms {
                 let reason = format!("expired after {age_ms} ms in the queue (maxAgeMs {}): {error}", self.config.max_age_ms);
                 self.dead_letter(pos, now_ms, reason, status, Vec::new());
             } else if let Some(row) = self.live.get_mut(pos) {
-                row.due_ms = now_ms.saturating_add(delay);
+                row.due_ms = at_ms;
                 row.flags |= flag::FAILED;
                 // The new attempt count goes to the store with the next put.
                 self.live.mark_dirty(pos);
             }
         }
         self.due_cache = None;
-        delay
     }
 
     /// The server accepted records: the outage (or rate limit) that made the others wait is over. Every
@@ -212,32 +150,22 @@ impl Outbox {
         self.due_cache = None;
     }
 
-    /// A reply for a batch whose lease expired: definitive per-record answers only.
-    fn late_reply(&mut self, outcome: &HttpOutcome, now_ms: u64) {
-        let HttpOutcome::Response { status, body, .. } = outcome else { return };
-        if retry::classify_status(*status) != OutcomeClass::Success {
-            return;
-        }
-        let Ok(reply) = response::parse_track_reply(body) else { return };
-        for result in &reply.results {
-            let Some(pos) = result.response_id.as_deref().and_then(|id| self.live.find(id)) else { continue };
-            // An unknown verdict is left alone: the record is being sent again anyway.
-            let _ = self.settle_result(pos, result, *status, now_ms);
-        }
-    }
-
-    /// Applies a definitive per-record result: accepted → delivered, rejected → dead-lettered with the
-    /// server's messages. An unknown verdict changes nothing and comes back as the error to retry with.
-    fn settle_result(&mut self, pos: u32, result: &ServerResult, status: u16, now_ms: u64) -> Option<DeliveryError> {
-        match response::verdict(result) {
-            ResultVerdict::Accepted(_) => self.deliver(pos),
-            ResultVerdict::Rejected => {
-                let errors = result.errors.clone();
-                let reason = DeliveryError::Rejected { errors: errors.clone() }.to_string();
-                self.dead_letter(pos, now_ms, reason, Some(status), errors);
+    /// A reply for a batch whose lease expired (or a farewell's), whose rows were `positions`: definitive
+    /// per-record verdicts only, for its records wherever they are now. Anything else changes nothing: they
+    /// are being sent again anyway.
+    fn late_reply(&mut self, positions: &[u32], outcome: &HttpOutcome, now_ms: u64) {
+        let slots: Vec<Option<u32>> = positions.iter().map(|&p| self.live.get(p).map(|_| p)).collect();
+        let Verdict::PerRecord { status, records, .. } = self.verdict(&slots, outcome, 1, now_ms, 0.0) else { return };
+        for (slot, record) in slots.iter().zip(records) {
+            let Some(pos) = *slot else { continue };
+            match record {
+                RecordVerdict::Accepted { .. } => self.deliver(pos),
+                RecordVerdict::Rejected { errors } => {
+                    let reason = DeliveryError::Rejected { errors: errors.clone() }.to_string();
+                    self.dead_letter(pos, now_ms, reason, Some(status), errors);
+                }
+                RecordVerdict::Unconfirmed { .. } | RecordVerdict::Resend => {}
             }
-            ResultVerdict::Unknown(error) => return Some(error),
         }
-        None
     }
 }

@@ -143,7 +143,7 @@ impl Outbox {
         if self.expired.len() >= MAX_EXPIRED {
             self.expired.remove(0);
         }
-        self.expired.push(flight.id);
+        self.expired.push((flight.id, flight.positions));
     }
 
     fn finish_flush(&mut self) -> SendOutput {

@@ -47,8 +47,6 @@ fn outages_of_every_kind_are_retried_with_exact_delays_and_attempts() {
         (http_retry_after(429, "soon"), [375, 750]),      // unreadable: backoff
         (HttpOutcome::Network { message: "connection refused".into() }, [375, 750]),
         (HttpOutcome::Timeout { timeout_ms: 10_000 }, [375, 750]),
-        (http(202, "<html>accepted</html>"), [375, 750]),
-        (http(200, r#"{"ok":true}"#), [375, 750]),
     ];
     for (outcome, expected_waits) in cases {
         let mut store = FakeStore::default();
@@ -78,6 +76,28 @@ fn outages_of_every_kind_are_retried_with_exact_delays_and_attempts() {
             }
         }
         assert_eq!(attempts_seen, vec![0.0, 1.0, 2.0], "{outcome:?}");
+    }
+}
+
+#[test]
+fn an_unreadable_2xx_dead_letters_every_record_unconfirmed_without_retry() {
+    // The server accepted the request; its reply cannot be read. Retrying would send the same records to a
+    // server that may hold them, for as long as the reply stays unreadable (a proxy's HTML page, say): one
+    // rule with immediate delivery (`unknown`, not retried). Nothing vanishes: each is a dead letter.
+    for (status, body) in [(202, "<html>accepted</html>"), (200, r#"{"ok":true}"#), (204, "")] {
+        let mut store = FakeStore::default();
+        let mut ob = outbox_with(config(), &ids("r", 2), &mut store);
+        let mut now = T0;
+        let run = drive_flush(&mut ob, &mut store, &mut now, 300_000, script(vec![http(status, body)]));
+        assert_eq!(run.sends(), vec![ids("r", 2)], "{body}: not retried");
+        assert_eq!(run.report, FlushReport { sent: 0, dead_lettered: 2, retry_later: 0, remaining: 0 });
+        for d in ob.dead_letters() {
+            assert_eq!((d.status, d.attempts), (Some(status), 0));
+            assert!(d.reason.starts_with(&format!("not confirmed: the server took the request (HTTP {status})")), "{}", d.reason);
+            assert!(d.reason.contains("unreadable /track response"), "{}", d.reason);
+        }
+        assert_eq!(store.ids("d"), ids("r", 2));
+        assert!(store.ids("q").is_empty());
     }
 }
 
@@ -166,16 +186,20 @@ fn per_record_errors_in_a_202_dead_letter_only_those() {
     ]}"#;
     let mut now = T0;
     let run = drive_flush(&mut ob, &mut store, &mut now, 30_000, script(vec![http(202, reply)]));
-    // r4's unknown status is a failed attempt: sent again after a backoff.
-    assert_eq!(run.sends(), vec![ids("r", 5), strings(&["r4"])]);
-    assert_eq!(run.waits(), vec![375]);
-    assert_eq!(run.report, FlushReport { sent: 3, dead_lettered: 2, retry_later: 0, remaining: 0 });
+    // r4's unknown status: the server took the request and may hold it: a dead letter saying so, not a retry.
+    assert_eq!(run.sends(), vec![ids("r", 5)]);
+    assert!(run.waits().is_empty());
+    assert_eq!(run.report, FlushReport { sent: 2, dead_lettered: 3, retry_later: 0, remaining: 0 });
     let letters = ob.dead_letters();
+    let r4 = dead(&letters, "r4");
+    assert_eq!((r4.status, r4.attempts), (Some(202), 0));
+    assert!(r4.reason.starts_with("not confirmed: the server took the request (HTTP 202)"), "{}", r4.reason);
+    assert!(r4.reason.contains("\"deduplicated\""), "{}", r4.reason);
     let r1 = dead(&letters, "r1");
     assert_eq!((r1.status, r1.errors.clone()), (Some(202), strings(&["Invalid service_key format"])));
     assert_eq!(r1.reason, "rejected by the server: Invalid service_key format");
     assert_eq!(dead(&letters, "r2").errors, strings(&["Missing payload."]));
-    assert_eq!(store.ids("d"), strings(&["r1", "r2"]));
+    assert_eq!(store.ids("d"), strings(&["r1", "r2", "r4"]));
     assert!(store.ids("q").is_empty());
     // The dead letter's d/ key was written before its q/ key was deleted.
     let put_d = store.log.iter().position(|k| matches!(k, StoreOpKind::Put(e) if e.iter().any(|(k, _)| k.ends_with("d/r1")))).unwrap();
@@ -184,14 +208,28 @@ fn per_record_errors_in_a_202_dead_letter_only_those() {
 }
 
 #[test]
-fn missing_results_are_failed_attempts_and_unnamed_results_match_by_position() {
+fn missing_results_are_unconfirmed_dead_letters_and_unnamed_results_match_by_position() {
+    // A 2xx without a result for a record: the server took the request and may hold it. Not resent
+    // blindly (immediate delivery says `unknown`); a dead letter saying so, which a requeue sends again.
     let mut store = FakeStore::default();
     let mut ob = outbox_with(config(), &ids("r", 3), &mut store);
     let mut now = T0;
     let partial = http(202, r#"{"results":[{"response_id":"r1","status":"queued"}]}"#);
     let run = drive_flush(&mut ob, &mut store, &mut now, 30_000, script(vec![partial]));
-    assert_eq!(run.sends(), vec![ids("r", 3), strings(&["r0", "r2"])]);
-    assert_eq!(run.report.sent, 3);
+    assert_eq!(run.sends(), vec![ids("r", 3)]);
+    assert_eq!(run.report, FlushReport { sent: 1, dead_lettered: 2, retry_later: 0, remaining: 0 });
+    let letters = ob.dead_letters();
+    for id in ["r0", "r2"] {
+        let d = dead(&letters, id);
+        assert_eq!(
+            (d.reason.as_str(), d.status, d.attempts),
+            ("not confirmed: the server took the request (HTTP 202) and may hold the record: the /track response has no result for this record", Some(202), 0)
+        );
+    }
+    assert_eq!(store.ids("d"), strings(&["r0", "r2"]));
+    assert_eq!(ob.requeue_dead_letters(None, now), 2);
+    let run = drive_flush(&mut ob, &mut store, &mut now, 30_000, |ids| results(ids, "queued"));
+    assert_eq!((run.sends(), run.report.sent), (vec![strings(&["r0", "r2"])], 2));
 
     let mut store = FakeStore::default();
     let mut ob = outbox_with(config(), &ids("s", 2), &mut store);
@@ -385,6 +423,34 @@ fn an_expired_lease_makes_records_due_again_and_a_late_reply_still_acks() {
     ob.handle_response(BatchId(999), http(400, "stranger"), T0 + lease + 1, JITTER);
     assert!(ob.dead_letters().is_empty());
     assert_eq!(ob.stats().in_flight, 1);
+}
+
+#[test]
+fn a_late_reply_is_read_against_the_body_it_answers() {
+    // The same reading as a reply in time: unnamed results by position; a record it does not confirm is left
+    // to the batch being sent again (nothing dead-lettered late).
+    let mut store = FakeStore::default();
+    let mut ob = outbox_with(config(), &ids("r", 2), &mut store);
+    let lease = ob.config().lease_ms;
+    ob.begin_flush(T0, T0 + 60_000);
+    let SendOutput::Send { id: first, .. } = ob.poll_send(T0) else { panic!("a send") };
+    assert!(matches!(ob.poll_send(T0 + lease), SendOutput::Send { .. }), "sent again after the lease");
+    let late = http(202, r#"{"results":[{"status":"queued"},{"status":"mystery"}]}"#);
+    ob.handle_response(first, late, T0 + lease + 10, JITTER);
+    assert_eq!((ob.stats().sent, ob.stats().dead_lettered), (1, 0), "r0 by position; r1 not confirmed: left alone");
+    assert!(ob.holds("r1") && !ob.holds("r0"));
+
+    // A result for a record its body did not carry changes nothing for that record.
+    let mut store = FakeStore::default();
+    let mut ob = outbox_with(OutboxConfig { max_batch_size: 2, ..config() }, &ids("s", 3), &mut store);
+    ob.begin_flush(T0, T0 + 60_000);
+    let SendOutput::Send { id: first, body } = ob.poll_send(T0) else { panic!("a send") };
+    assert_eq!(ids_in(&body), ids("s", 2));
+    assert!(matches!(ob.poll_send(T0 + lease), SendOutput::Send { .. }));
+    let late = http(202, r#"{"results":[{"response_id":"s2","status":"queued"},{"response_id":"s0","status":"queued"}]}"#);
+    ob.handle_response(first, late, T0 + lease + 10, JITTER);
+    assert_eq!(ob.stats().sent, 1);
+    assert!(!ob.holds("s0") && ob.holds("s1") && ob.holds("s2"), "s2 was not in that body");
 }
 
 #[test]
