@@ -8,7 +8,6 @@
 
 use crate::core::batch::EncodedRecord;
 use crate::core::config::{DeliveryType, TrackerConfig, MAX_TRACK_BATCH_BYTES, MAX_TRACK_BATCH_RECORDS};
-use crate::core::fingerprint::namespace;
 use crate::core::outbox::OutboxConfig;
 use crate::core::error::TrackError;
 use crate::core::immediate::ImmediateConfig;
@@ -85,7 +84,7 @@ impl Tracker {
                     None => None,
                 };
                 let endpoint = endpoint_of(&options.config, options.fetch.clone());
-                Some(Queue::new(outbox_config(&options.config), store, endpoint, entropy.clone()))
+                Some(Queue::new(OutboxConfig::for_tracker(&options.config), store, endpoint, entropy.clone()))
             }
         };
         let state = State {
@@ -280,25 +279,6 @@ fn enqueue_all(queue: &Rc<Queue>, records: Vec<EncodedRecord>) -> Result<JsValue
     }
     Ok(queued_batch(&ids))
 }
-
-fn outbox_config(config: &TrackerConfig) -> OutboxConfig {
-    let api_key = config.api_key.as_deref().unwrap_or("");
-    OutboxConfig {
-        policy: config.retry_policy(),
-        max_batch_size: config.max_batch_size,
-        max_batch_bytes: config.max_batch_bytes,
-        max_queue_size: config.max_queue_size,
-        max_queue_bytes: config.max_queue_bytes,
-        max_age_ms: config.max_age_ms,
-        lease_ms: config.timeout_ms + LEASE_MARGIN_MS,
-        namespace: namespace(&config.api_base, &config.api_url, api_key),
-        redactor: Redactor::new(config.api_key.as_deref()),
-    }
-}
-
-/// How long past its timeout a batch may stay unanswered before its records are due again.
-const LEASE_MARGIN_MS: u64 = 5_000;
-
 
 fn endpoint_of(config: &TrackerConfig, fetch: Option<Function>) -> Endpoint {
     Endpoint {

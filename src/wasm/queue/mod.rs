@@ -16,7 +16,7 @@ pub use store::Store;
 
 use crate::core::batch::EncodedRecord;
 use crate::core::error::TrackError;
-use crate::core::outbox::{Outbox, OutboxConfig, StoreTiming};
+use crate::core::outbox::{listing_may_forget, Outbox, OutboxConfig, StoreTiming};
 use crate::wasm::http::Endpoint;
 use crate::wasm::platform::{now_ms, Deadline, Entropy};
 use js_sys::Promise;
@@ -138,16 +138,15 @@ impl Queue {
     }
 
     /// Lists the store under this tracker's namespace and hands the entries to the outbox. With
-    /// `drop_missing`, records another tracker delivered are forgotten (consistent stores only).
+    /// `drop_missing`, records another tracker delivered are forgotten when the core allows it
+    /// ([`listing_may_forget`]: consistent stores, listings without malformed items).
     async fn reconcile(self: &Rc<Self>, drop_missing: bool) {
         let Some(store) = &self.store else { return };
         match store.list(&self.namespace, self.store_budget_ms()).await {
             Ok((entries, malformed)) => {
-                // A listing with malformed items is not a trustworthy picture of the store: adopt what it shows,
-                // but forget nothing because of what it does not show.
-                let trustworthy = malformed == 0 && store.consistent();
+                let forget = listing_may_forget(drop_missing, malformed, store.consistent());
                 if let Ok(mut outbox) = self.outbox.try_borrow_mut() {
-                    outbox.handle_listed(entries, now_ms() as u64, drop_missing && trustworthy);
+                    outbox.handle_listed(entries, now_ms() as u64, forget);
                 }
                 self.note_store_result(&Ok(()));
             }
