@@ -16,11 +16,43 @@ pub const DEFAULT_API_URL: &str = "/api/v1";
 /// Sent as `User-Agent` where the runtime lets a script set it (not in browsers), as the Python SDK sends
 /// `aicostmanager-python`.
 pub const USER_AGENT: &str = concat!("aicostmanager-edge/", env!("CARGO_PKG_VERSION"));
+/// The headers of a `/track` request: JSON, the `Authorization` when there is a key, and [`USER_AGENT`]
+/// unless `in_browser` (a browser owns that header, and a custom one would need CORS approval). The bindings
+/// say whether they run in a browser window or web worker.
+pub fn track_headers(authorization: Option<&str>, in_browser: bool) -> Vec<(&'static str, String)> {
+    let mut headers = vec![("content-type", "application/json".to_owned())];
+    if let Some(authorization) = authorization {
+        headers.push(("authorization", authorization.to_owned()));
+    }
+    if !in_browser {
+        headers.push(("user-agent", USER_AGENT.to_owned()));
+    }
+    headers
+}
+
 /// Most records one `trackBatch()` call accepts (it is sent in requests of at most `maxBatchSize`).
 pub const MAX_TRACK_BATCH_RECORDS: usize = 10_000;
 /// Most encoded bytes one `trackBatch()` call accepts, its records together: the call holds them all at once
 /// (10,000 records of the largest `maxRecordBytes` would not fit in a wasm instance's memory).
 pub const MAX_TRACK_BATCH_BYTES: usize = 64 * 1024 * 1024;
+
+/// Checks the length of a `trackBatch()` array before any record is read: more than
+/// [`MAX_TRACK_BATCH_RECORDS`] is `E_BATCH_TOO_LARGE`.
+pub fn check_batch_count(count: usize) -> Result<(), TrackError> {
+    if count > MAX_TRACK_BATCH_RECORDS {
+        return Err(TrackError::BatchTooLarge { count, max: MAX_TRACK_BATCH_RECORDS });
+    }
+    Ok(())
+}
+
+/// Checks the encoded bytes of a `trackBatch()` call's records read so far (call it after each record, so a
+/// call too large stops early): more than [`MAX_TRACK_BATCH_BYTES`] is `E_BATCH_TOO_LARGE`.
+pub fn check_batch_bytes(bytes: usize) -> Result<(), TrackError> {
+    if bytes > MAX_TRACK_BATCH_BYTES {
+        return Err(TrackError::BatchBytesTooLarge { bytes, max_bytes: MAX_TRACK_BATCH_BYTES });
+    }
+    Ok(())
+}
 
 /// `flush()`'s deadline when `deadlineMs` is not given: inside the 30 s Workers give `waitUntil` work after the
 /// response. Also the deadline of the flush `close()` makes.
@@ -281,6 +313,16 @@ impl TrackerConfig {
         Ok(self)
     }
 
+    /// Checks the `store` option against the delivery type (call it after [`TrackerConfig::finish`], with
+    /// whether a store was given): a store is used only with `deliveryType: "persistent_queue"`, so one given
+    /// to an immediate tracker is `E_INVALID_OPTION` rather than silently unused.
+    pub fn check_store_option(&self, given: bool) -> Result<(), TrackError> {
+        if given && self.delivery != DeliveryType::PersistentQueue {
+            return Err(invalid("store", "is used only with deliveryType \"persistent_queue\""));
+        }
+        Ok(())
+    }
+
     /// `{apiBase}{apiUrl}/track`, without doubled slashes, as upstream builds it.
     pub fn track_url(&self) -> String {
         format!("{}{}/track", self.api_base.trim_end_matches('/'), self.api_url.trim_end_matches('/'))
@@ -348,6 +390,37 @@ mod tests {
         let mut relative = with_key();
         assert!(relative.set_api_base("/x").is_ok());
         assert!(relative.finish().is_err());
+    }
+
+    #[test]
+    fn a_track_request_names_the_client_except_in_browsers() {
+        let names = |h: Vec<(&'static str, String)>| h.into_iter().map(|(n, _)| n).collect::<Vec<_>>();
+        let server = track_headers(Some("Bearer k"), false);
+        assert_eq!(server.get(1), Some(&("authorization", "Bearer k".to_owned())));
+        assert_eq!(server.get(2), Some(&("user-agent", format!("aicostmanager-edge/{}", env!("CARGO_PKG_VERSION")))));
+        assert_eq!(names(track_headers(Some("Bearer k"), true)), ["content-type", "authorization"]);
+        assert_eq!(names(track_headers(None, false)), ["content-type", "user-agent"], "a proxy adds the key");
+        assert_eq!(track_headers(None, true), [("content-type", "application/json".to_owned())]);
+    }
+
+    #[test]
+    fn a_batch_is_bounded_in_records_and_bytes() {
+        assert_eq!(check_batch_count(10_000), Ok(()));
+        assert_eq!(check_batch_count(10_001), Err(TrackError::BatchTooLarge { count: 10_001, max: 10_000 }));
+        assert_eq!(check_batch_bytes(64 * 1024 * 1024), Ok(()));
+        let over = 64 * 1024 * 1024 + 1;
+        assert_eq!(check_batch_bytes(over), Err(TrackError::BatchBytesTooLarge { bytes: over, max_bytes: 64 * 1024 * 1024 }));
+        assert_eq!(check_batch_bytes(over).map_err(|e| e.code()), Err("E_BATCH_TOO_LARGE"));
+    }
+
+    #[test]
+    fn a_store_is_accepted_only_by_a_persistent_queue() {
+        let mut c = with_key();
+        assert_eq!(c.check_store_option(false), Ok(()));
+        let refused = c.check_store_option(true);
+        assert!(matches!(&refused, Err(TrackError::InvalidOption { option, .. }) if option == "store"), "{refused:?}");
+        assert!(c.set_delivery_type("persistent_queue").is_ok());
+        assert_eq!(c.check_store_option(true), Ok(()));
     }
 
     #[test]

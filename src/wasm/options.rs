@@ -5,7 +5,7 @@
 //! Every read goes through [`crate::wasm::guarded`]: a getter that throws or a revoked `Proxy` is
 //! `E_UNREADABLE_VALUE` naming the property (`options.apiKey: reading it threw: ...`).
 
-use crate::core::config::{DeliveryType, OptionKeys, TrackerConfig, MAX_OPTION_KEY_UNITS, NUMERIC_OPTIONS};
+use crate::core::config::{OptionKeys, TrackerConfig, MAX_OPTION_KEY_UNITS, NUMERIC_OPTIONS};
 use crate::core::error::TrackError;
 use crate::core::import::{import_name_list, import_plain_object};
 use crate::core::record::{check_customer_key, Override, RecordDefaults, RecordInput, TimestampInput};
@@ -72,7 +72,9 @@ pub fn read_tracker_options(options: &JsValue) -> Result<TrackerOptions, TrackEr
         if let Some(key) = read_string(&options, "apiKey")? {
             config.set_api_key(&key)?;
         }
-        config.proxy = read_bool(&options, "proxy")?.unwrap_or(false);
+        if let Some(proxy) = read_bool(&options, "proxy")? {
+            config.proxy = proxy;
+        }
         if let Some(base) = read_string(&options, "apiBase")? {
             config.set_api_base(&base)?;
         }
@@ -95,9 +97,7 @@ pub fn read_tracker_options(options: &JsValue) -> Result<TrackerOptions, TrackEr
         store = Some(options.get("store")?).filter(|s| !s.is_undefined() && !s.is_null());
     }
     let config = config.finish()?;
-    if store.is_some() && config.delivery != DeliveryType::PersistentQueue {
-        return Err(invalid("store", "is used only with deliveryType \"persistent_queue\""));
-    }
+    config.check_store_option(store.is_some())?;
     Ok(TrackerOptions { config, defaults, anonymizer, fetch, store })
 }
 

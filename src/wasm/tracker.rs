@@ -7,7 +7,7 @@
 //! own calls — `flush`, `stats`, dead letters — are in `tracker_queue.rs`).
 
 use crate::core::batch::EncodedRecord;
-use crate::core::config::{DeliveryType, TrackerConfig, MAX_TRACK_BATCH_BYTES, MAX_TRACK_BATCH_RECORDS};
+use crate::core::config::{check_batch_bytes, check_batch_count, DeliveryType, TrackerConfig};
 use crate::core::outbox::OutboxConfig;
 use crate::core::error::TrackError;
 use crate::core::immediate::ImmediateConfig;
@@ -133,23 +133,19 @@ impl Tracker {
             return Err(thrown(TrackError::InvalidBatch { found }));
         };
         let count = count as usize;
-        if count > MAX_TRACK_BATCH_RECORDS {
-            return Err(thrown(TrackError::BatchTooLarge { count, max: MAX_TRACK_BATCH_RECORDS }));
-        }
+        check_batch_count(count).map_err(thrown)?;
         let call = read_batch_options(&options).map_err(thrown)?;
         let mut encoded = Vec::with_capacity(count);
         let mut bytes = 0usize;
         for index in 0..count {
-            // index < count <= MAX_TRACK_BATCH_RECORDS: it fits a u32.
+            // index < count <= MAX_TRACK_BATCH_RECORDS (check_batch_count): it fits a u32.
             let built = guarded::item(&records, index as u32)
                 .map_err(|error| unreadable("record", &error))
                 .and_then(|record| read_batch_record(&record, index, snapshot.max_record_bytes))
                 .and_then(|input| self.build(input, &snapshot, &call));
             let record = built.map_err(|e| thrown(e.in_batch(index)))?;
             bytes = bytes.saturating_add(record.json.len());
-            if bytes > MAX_TRACK_BATCH_BYTES {
-                return Err(thrown(TrackError::BatchBytesTooLarge { bytes, max_bytes: MAX_TRACK_BATCH_BYTES }));
-            }
+            check_batch_bytes(bytes).map_err(thrown)?;
             encoded.push(record);
         }
         if let Some(queue) = snapshot.queue {
@@ -263,20 +259,10 @@ impl Tracker {
     }
 }
 
-/// Queues every record of a batch, or none: the room is checked first, so `E_QUEUE_FULL` leaves the outbox as
-/// it was.
+/// Queues every record of a batch, or none ([`Queue::enqueue_all`]).
 fn enqueue_all(queue: &Rc<Queue>, records: Vec<EncodedRecord>) -> Result<JsValue, TrackError> {
-    let (room_records, room_bytes) = queue.room();
-    // Records already held (same response_id) are duplicates: they take no room.
-    let fresh: Vec<&EncodedRecord> = records.iter().filter(|r| !queue.holds(&r.response_id)).collect();
-    let bytes: usize = fresh.iter().map(|r| r.json.len()).sum();
-    if fresh.len() > room_records || bytes > room_bytes {
-        return Err(queue.full_error());
-    }
     let ids: Vec<String> = records.iter().map(|r| r.response_id.clone()).collect();
-    for record in records {
-        queue.enqueue(record)?;
-    }
+    queue.enqueue_all(records)?;
     Ok(queued_batch(&ids))
 }
 
