@@ -16,11 +16,122 @@ pub const DEFAULT_API_URL: &str = "/api/v1";
 /// Sent as `User-Agent` where the runtime lets a script set it (not in browsers), as the Python SDK sends
 /// `aicostmanager-python`.
 pub const USER_AGENT: &str = concat!("aicostmanager-edge/", env!("CARGO_PKG_VERSION"));
+/// The headers of a `/track` request: JSON, the `Authorization` when there is a key, and [`USER_AGENT`]
+/// unless `in_browser` (a browser owns that header, and a custom one would need CORS approval). The bindings
+/// say whether they run in a browser window or web worker.
+pub fn track_headers(authorization: Option<&str>, in_browser: bool) -> Vec<(&'static str, String)> {
+    let mut headers = vec![("content-type", "application/json".to_owned())];
+    if let Some(authorization) = authorization {
+        headers.push(("authorization", authorization.to_owned()));
+    }
+    if !in_browser {
+        headers.push(("user-agent", USER_AGENT.to_owned()));
+    }
+    headers
+}
+
 /// Most records one `trackBatch()` call accepts (it is sent in requests of at most `maxBatchSize`).
 pub const MAX_TRACK_BATCH_RECORDS: usize = 10_000;
 /// Most encoded bytes one `trackBatch()` call accepts, its records together: the call holds them all at once
 /// (10,000 records of the largest `maxRecordBytes` would not fit in a wasm instance's memory).
 pub const MAX_TRACK_BATCH_BYTES: usize = 64 * 1024 * 1024;
+
+/// Checks the length of a `trackBatch()` array before any record is read: more than
+/// [`MAX_TRACK_BATCH_RECORDS`] is `E_BATCH_TOO_LARGE`.
+pub fn check_batch_count(count: usize) -> Result<(), TrackError> {
+    if count > MAX_TRACK_BATCH_RECORDS {
+        return Err(TrackError::BatchTooLarge { count, max: MAX_TRACK_BATCH_RECORDS });
+    }
+    Ok(())
+}
+
+/// Checks the encoded bytes of a `trackBatch()` call's records read so far (call it after each record, so a
+/// call too large stops early): more than [`MAX_TRACK_BATCH_BYTES`] is `E_BATCH_TOO_LARGE`.
+pub fn check_batch_bytes(bytes: usize) -> Result<(), TrackError> {
+    if bytes > MAX_TRACK_BATCH_BYTES {
+        return Err(TrackError::BatchBytesTooLarge { bytes, max_bytes: MAX_TRACK_BATCH_BYTES });
+    }
+    Ok(())
+}
+
+/// `flush()`'s deadline when `deadlineMs` is not given: inside the 30 s Workers give `waitUntil` work after the
+/// response. Also the deadline of the flush `close()` makes.
+pub const DEFAULT_FLUSH_DEADLINE_MS: u64 = 20_000;
+/// The largest `flush({ deadlineMs })` accepted: 10 minutes.
+pub const MAX_FLUSH_DEADLINE_MS: u64 = 600_000;
+
+/// `flush({ deadlineMs })` in milliseconds: `None` (not given) is [`DEFAULT_FLUSH_DEADLINE_MS`]; a number from 0
+/// to [`MAX_FLUSH_DEADLINE_MS`] is taken (a fraction is cut); anything else (negative, larger, NaN) is
+/// `E_INVALID_OPTION`. The bindings check that the value is a number first.
+pub fn flush_deadline_ms(value: Option<f64>) -> Result<u64, TrackError> {
+    let Some(ms) = value else { return Ok(DEFAULT_FLUSH_DEADLINE_MS) };
+    if (0.0..=MAX_FLUSH_DEADLINE_MS as f64).contains(&ms) {
+        return Ok(ms as u64);
+    }
+    Err(invalid(
+        "deadlineMs",
+        format!("must be from 0 to {MAX_FLUSH_DEADLINE_MS} milliseconds, got {}", display_f64(ms)),
+    ))
+}
+
+/// Longest key of an options object compared with the known keys, in UTF-16 units: a longer one is unknown
+/// anyway, and the bindings refuse it without reading it into Rust.
+pub const MAX_OPTION_KEY_UNITS: usize = 64;
+
+/// The option objects users pass, each with its own known keys. An unknown key is refused (a typo such as
+/// `apikey` fails loudly instead of being ignored).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OptionKeys {
+    /// `new Tracker(options)`: these and the [`NUMERIC_OPTIONS`].
+    Tracker,
+    /// `track(serviceKey, usage, options)`.
+    Track,
+    /// `trackBatch(records, options)`.
+    Batch,
+    /// One element of `trackBatch(records)`.
+    Record,
+}
+
+const TRACKER_KEYS: &[&str] = &[
+    "apiKey", "proxy", "apiBase", "apiUrl", "deliveryType", "customerKey", "context", "anonymizeFields",
+    "anonymizer", "fetch", "store",
+];
+const TRACK_KEYS: &[&str] = &["responseId", "timestamp", "customerKey", "context", "anonymizeFields", "anonymizer"];
+const BATCH_OPTION_KEYS: &[&str] = &["anonymizeFields", "anonymizer"];
+const RECORD_KEYS: &[&str] = &["serviceKey", "usage", "responseId", "timestamp", "customerKey", "context"];
+
+impl OptionKeys {
+    /// The keys this object may have.
+    pub fn known(self) -> impl Iterator<Item = &'static str> {
+        let (own, numeric) = match self {
+            OptionKeys::Tracker => (TRACKER_KEYS, NUMERIC_OPTIONS),
+            OptionKeys::Track => (TRACK_KEYS, &[][..]),
+            OptionKeys::Batch => (BATCH_OPTION_KEYS, &[][..]),
+            OptionKeys::Record => (RECORD_KEYS, &[][..]),
+        };
+        own.iter().copied().chain(numeric.iter().map(|(name, _, _)| *name))
+    }
+
+    /// Checks one own key of the object named `what` in errors ("options", "record"). `None` is a key the
+    /// bindings could not take (longer than [`MAX_OPTION_KEY_UNITS`], or not valid UTF-16). An unknown key is
+    /// `E_INVALID_OPTION` naming it, with a "did you mean" hint when it differs from a known key only in case
+    /// or underscores (`api_key`, `APIKEY` → `apiKey`).
+    pub fn check(self, what: &str, key: Option<&str>) -> Result<(), TrackError> {
+        let Some(key) = key else {
+            return Err(invalid(what, "has a key that is not a known key (too long, or not valid UTF-16)"));
+        };
+        if self.known().any(|k| k == key) {
+            return Ok(());
+        }
+        let folded = key.to_ascii_lowercase().replace('_', "");
+        let hint = self
+            .known()
+            .find(|k| k.to_ascii_lowercase() == folded)
+            .map(|k| format!(" (did you mean {k}?)"))
+            .unwrap_or_default();
+        Err(invalid(key, format!("is not a known {what} key{hint}")))
+    }
+}
 
 /// How records are delivered (`deliveryType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -202,6 +313,16 @@ impl TrackerConfig {
         Ok(self)
     }
 
+    /// Checks the `store` option against the delivery type (call it after [`TrackerConfig::finish`], with
+    /// whether a store was given): a store is used only with `deliveryType: "persistent_queue"`, so one given
+    /// to an immediate tracker is `E_INVALID_OPTION` rather than silently unused.
+    pub fn check_store_option(&self, given: bool) -> Result<(), TrackError> {
+        if given && self.delivery != DeliveryType::PersistentQueue {
+            return Err(invalid("store", "is used only with deliveryType \"persistent_queue\""));
+        }
+        Ok(())
+    }
+
     /// `{apiBase}{apiUrl}/track`, without doubled slashes, as upstream builds it.
     pub fn track_url(&self) -> String {
         format!("{}{}/track", self.api_base.trim_end_matches('/'), self.api_url.trim_end_matches('/'))
@@ -269,5 +390,84 @@ mod tests {
         let mut relative = with_key();
         assert!(relative.set_api_base("/x").is_ok());
         assert!(relative.finish().is_err());
+    }
+
+    #[test]
+    fn a_track_request_names_the_client_except_in_browsers() {
+        let names = |h: Vec<(&'static str, String)>| h.into_iter().map(|(n, _)| n).collect::<Vec<_>>();
+        let server = track_headers(Some("Bearer k"), false);
+        assert_eq!(server.get(1), Some(&("authorization", "Bearer k".to_owned())));
+        assert_eq!(server.get(2), Some(&("user-agent", format!("aicostmanager-edge/{}", env!("CARGO_PKG_VERSION")))));
+        assert_eq!(names(track_headers(Some("Bearer k"), true)), ["content-type", "authorization"]);
+        assert_eq!(names(track_headers(None, false)), ["content-type", "user-agent"], "a proxy adds the key");
+        assert_eq!(track_headers(None, true), [("content-type", "application/json".to_owned())]);
+    }
+
+    #[test]
+    fn a_batch_is_bounded_in_records_and_bytes() {
+        assert_eq!(check_batch_count(10_000), Ok(()));
+        assert_eq!(check_batch_count(10_001), Err(TrackError::BatchTooLarge { count: 10_001, max: 10_000 }));
+        assert_eq!(check_batch_bytes(64 * 1024 * 1024), Ok(()));
+        let over = 64 * 1024 * 1024 + 1;
+        assert_eq!(check_batch_bytes(over), Err(TrackError::BatchBytesTooLarge { bytes: over, max_bytes: 64 * 1024 * 1024 }));
+        assert_eq!(check_batch_bytes(over).map_err(|e| e.code()), Err("E_BATCH_TOO_LARGE"));
+    }
+
+    #[test]
+    fn a_store_is_accepted_only_by_a_persistent_queue() {
+        let mut c = with_key();
+        assert_eq!(c.check_store_option(false), Ok(()));
+        let refused = c.check_store_option(true);
+        assert!(matches!(&refused, Err(TrackError::InvalidOption { option, .. }) if option == "store"), "{refused:?}");
+        assert!(c.set_delivery_type("persistent_queue").is_ok());
+        assert_eq!(c.check_store_option(true), Ok(()));
+    }
+
+    #[test]
+    fn the_flush_deadline_defaults_to_20_s_and_is_at_most_10_min() {
+        assert_eq!(flush_deadline_ms(None), Ok(20_000));
+        assert_eq!(flush_deadline_ms(Some(0.0)), Ok(0));
+        assert_eq!(flush_deadline_ms(Some(1234.9)), Ok(1234));
+        assert_eq!(flush_deadline_ms(Some(600_000.0)), Ok(600_000));
+        for bad in [-1.0, 600_000.5, f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            let err = flush_deadline_ms(Some(bad));
+            assert!(matches!(&err, Err(TrackError::InvalidOption { option, .. }) if option == "deadlineMs"), "{bad}: {err:?}");
+        }
+        let message = flush_deadline_ms(Some(-1.0)).map_err(|e| e.to_string());
+        assert!(message.as_ref().is_err_and(|m| m.contains("from 0 to 600000 milliseconds, got -1")), "{message:?}");
+    }
+
+    fn reason(result: Result<(), TrackError>) -> Option<(String, String)> {
+        match result {
+            Err(TrackError::InvalidOption { option, reason }) => Some((option, reason)),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn option_keys_are_checked_per_object_with_a_hint_for_case_and_underscores() {
+        assert!(OptionKeys::Tracker.check("options", Some("apiKey")).is_ok());
+        assert!(OptionKeys::Tracker.check("options", Some("maxAttempts")).is_ok(), "numeric options are tracker keys");
+        assert!(OptionKeys::Track.check("options", Some("maxAttempts")).is_err(), "but not track() keys");
+        assert!(OptionKeys::Batch.check("options", Some("anonymizer")).is_ok());
+        assert!(OptionKeys::Batch.check("options", Some("responseId")).is_err(), "a batch's ids are per record");
+        assert!(OptionKeys::Record.check("record", Some("serviceKey")).is_ok());
+        assert!(OptionKeys::Record.check("record", Some("anonymizer")).is_err());
+        assert_eq!(
+            reason(OptionKeys::Tracker.check("options", Some("api_key"))),
+            Some(("api_key".to_owned(), "is not a known options key (did you mean apiKey?)".to_owned()))
+        );
+        assert_eq!(
+            reason(OptionKeys::Tracker.check("options", Some("MAX_ATTEMPTS"))),
+            Some(("MAX_ATTEMPTS".to_owned(), "is not a known options key (did you mean maxAttempts?)".to_owned()))
+        );
+        assert_eq!(
+            reason(OptionKeys::Record.check("record", Some("colour"))),
+            Some(("colour".to_owned(), "is not a known record key".to_owned()))
+        );
+        assert_eq!(
+            reason(OptionKeys::Track.check("options", None)).map(|(option, _)| option),
+            Some("options".to_owned())
+        );
     }
 }

@@ -5,7 +5,7 @@
 //! reason `fetch` gave, its `cause` followed (`ECONNREFUSED`, not just "fetch failed"); the value `fetch`
 //! threw or rejected with is handed back as [`Attempt::cause`].
 
-use crate::core::config::USER_AGENT;
+use crate::core::config::track_headers;
 use crate::core::retry::HttpOutcome;
 use crate::core::safe_url::for_messages;
 use crate::wasm::cause::describe;
@@ -95,13 +95,8 @@ async fn read_response(response: &JsValue, deadline: &Deadline) -> Result<HttpOu
 /// Calls `fetch`; `Ok` with whatever it returned (a promise, normally), `Err` with what it threw.
 fn start_fetch(endpoint: &Endpoint, body: String, controller: Option<&web_sys::AbortController>) -> Result<JsValue, JsValue> {
     let headers = Object::new();
-    Reflect::set(&headers, &"content-type".into(), &"application/json".into())?;
-    if let Some(auth) = &endpoint.authorization {
-        Reflect::set(&headers, &"authorization".into(), &JsValue::from_str(auth))?;
-    }
-    if !in_browser() {
-        // Browsers own this header (and a custom one would need CORS approval); elsewhere name the client.
-        Reflect::set(&headers, &"user-agent".into(), &JsValue::from_str(USER_AGENT))?;
+    for (name, value) in track_headers(endpoint.authorization.as_deref(), in_browser()) {
+        Reflect::set(&headers, &JsValue::from_str(name), &JsValue::from_str(&value))?;
     }
     let init = Object::new();
     Reflect::set(&init, &"method".into(), &"POST".into())?;

@@ -5,7 +5,7 @@
 //! Every read goes through [`crate::wasm::guarded`]: a getter that throws or a revoked `Proxy` is
 //! `E_UNREADABLE_VALUE` naming the property (`options.apiKey: reading it threw: ...`).
 
-use crate::core::config::{DeliveryType, TrackerConfig, NUMERIC_OPTIONS};
+use crate::core::config::{OptionKeys, TrackerConfig, MAX_OPTION_KEY_UNITS, NUMERIC_OPTIONS};
 use crate::core::error::TrackError;
 use crate::core::import::{import_name_list, import_plain_object};
 use crate::core::record::{check_customer_key, Override, RecordDefaults, RecordInput, TimestampInput};
@@ -32,17 +32,6 @@ pub struct CallOptions {
     pub anonymize_fields: Vec<String>,
     pub anonymizer: Option<Function>,
 }
-
-const TRACKER_KEYS: &[&str] = &[
-    "apiKey", "proxy", "apiBase", "apiUrl", "deliveryType", "customerKey", "context", "anonymizeFields",
-    "anonymizer", "fetch", "store",
-];
-const TRACK_KEYS: &[&str] = &["responseId", "timestamp", "customerKey", "context", "anonymizeFields", "anonymizer"];
-const BATCH_OPTION_KEYS: &[&str] = &["anonymizeFields", "anonymizer"];
-const RECORD_KEYS: &[&str] = &["serviceKey", "usage", "responseId", "timestamp", "customerKey", "context"];
-
-/// Longest key of an options object that is compared with the known keys (longer ones are unknown anyway).
-const MAX_OPTION_KEY_UNITS: usize = 64;
 
 fn invalid(option: &str, reason: impl Into<String>) -> TrackError {
     TrackError::InvalidOption { option: option.to_owned(), reason: reason.into() }
@@ -72,7 +61,7 @@ impl Source<'_> {
 
 /// Reads `new Tracker(options)`. `undefined` means all defaults (and then fails for the missing key).
 pub fn read_tracker_options(options: &JsValue) -> Result<TrackerOptions, TrackError> {
-    let options = options_object(options, "options", TRACKER_KEYS, &numeric_names())?;
+    let options = options_object(options, "options", OptionKeys::Tracker)?;
     let mut config = TrackerConfig::default();
     let mut defaults = RecordDefaults::default();
     let mut anonymizer = None;
@@ -83,7 +72,9 @@ pub fn read_tracker_options(options: &JsValue) -> Result<TrackerOptions, TrackEr
         if let Some(key) = read_string(&options, "apiKey")? {
             config.set_api_key(&key)?;
         }
-        config.proxy = read_bool(&options, "proxy")?.unwrap_or(false);
+        if let Some(proxy) = read_bool(&options, "proxy")? {
+            config.proxy = proxy;
+        }
         if let Some(base) = read_string(&options, "apiBase")? {
             config.set_api_base(&base)?;
         }
@@ -106,16 +97,14 @@ pub fn read_tracker_options(options: &JsValue) -> Result<TrackerOptions, TrackEr
         store = Some(options.get("store")?).filter(|s| !s.is_undefined() && !s.is_null());
     }
     let config = config.finish()?;
-    if store.is_some() && config.delivery != DeliveryType::PersistentQueue {
-        return Err(invalid("store", "is used only with deliveryType \"persistent_queue\""));
-    }
+    config.check_store_option(store.is_some())?;
     Ok(TrackerOptions { config, defaults, anonymizer, fetch, store })
 }
 
 /// Reads the options of one `track()` call into a record input (payload still to be imported by the caller).
 /// `max_bytes` (`maxRecordBytes`) bounds the context.
 pub fn read_track_options(options: &JsValue, max_bytes: usize) -> Result<(RecordParts, CallOptions), TrackError> {
-    let Some(object) = options_object(options, "options", TRACK_KEYS, &[])? else {
+    let Some(object) = options_object(options, "options", OptionKeys::Track)? else {
         return Ok((RecordParts::default(), CallOptions::default()));
     };
     let options = Source { object: &object, root: "options" };
@@ -129,7 +118,7 @@ pub fn read_track_options(options: &JsValue, max_bytes: usize) -> Result<(Record
 
 /// Reads the options of one `trackBatch()` call.
 pub fn read_batch_options(options: &JsValue) -> Result<CallOptions, TrackError> {
-    let Some(object) = options_object(options, "options", BATCH_OPTION_KEYS, &[])? else {
+    let Some(object) = options_object(options, "options", OptionKeys::Batch)? else {
         return Ok(CallOptions::default());
     };
     let options = Source { object: &object, root: "options" };
@@ -146,7 +135,7 @@ pub fn read_batch_record(record: &JsValue, index: usize, max_bytes: usize) -> Re
         let reason = format!("expected an object with serviceKey and usage, got {}", type_of(record));
         return Err(TrackError::InvalidRecord { index, reason });
     }
-    let Some(object) = options_object(record, "record", RECORD_KEYS, &[])? else {
+    let Some(object) = options_object(record, "record", OptionKeys::Record)? else {
         return Err(TrackError::InvalidRecord { index, reason: "expected an object".to_owned() });
     };
     let record = Source { object: &object, root: "record" };
@@ -309,13 +298,9 @@ fn read_number(object: &Source<'_>, name: &str) -> Result<Option<f64>, TrackErro
     }
 }
 
-fn numeric_names() -> Vec<&'static str> {
-    NUMERIC_OPTIONS.iter().map(|(name, _, _)| *name).collect()
-}
-
-/// The options object, `None` for `undefined`/`null`, or an error for anything else or for unknown keys. A
-/// read that throws (a revoked Proxy) is `E_UNREADABLE_VALUE` at `what`.
-fn options_object(value: &JsValue, what: &str, keys: &[&str], more_keys: &[&str]) -> Result<Option<JsValue>, TrackError> {
+/// The options object, `None` for `undefined`/`null`, or an error for anything else or for a key the core
+/// does not know ([`OptionKeys::check`]). A read that throws (a revoked Proxy) is `E_UNREADABLE_VALUE` at `what`.
+fn options_object(value: &JsValue, what: &str, keys: OptionKeys) -> Result<Option<JsValue>, TrackError> {
     if value.is_undefined() || value.is_null() {
         return Ok(None);
     }
@@ -326,18 +311,8 @@ fn options_object(value: &JsValue, what: &str, keys: &[&str], more_keys: &[&str]
     // A fresh array Object.keys made: ours to read with js-sys (its items are strings).
     for key in own.iter() {
         let long = key.is_string() && key.unchecked_ref::<JsString>().length() as usize > MAX_OPTION_KEY_UNITS;
-        let Some(key) = (if long { None } else { short_string(&key) }) else {
-            return Err(invalid(what, "has a key that is not a known key (too long, or not valid UTF-16)"));
-        };
-        if !keys.contains(&key.as_str()) && !more_keys.contains(&key.as_str()) {
-            let hint = keys
-                .iter()
-                .chain(more_keys)
-                .find(|k| k.to_ascii_lowercase() == key.to_ascii_lowercase().replace('_', ""))
-                .map(|k| format!(" (did you mean {k}?)"))
-                .unwrap_or_default();
-            return Err(invalid(&key, format!("is not a known {what} key{hint}")));
-        }
+        let key = if long { None } else { short_string(&key) };
+        keys.check(what, key.as_deref())?;
     }
     Ok(Some(value.clone()))
 }

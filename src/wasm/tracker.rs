@@ -7,8 +7,7 @@
 //! own calls — `flush`, `stats`, dead letters — are in `tracker_queue.rs`).
 
 use crate::core::batch::EncodedRecord;
-use crate::core::config::{DeliveryType, TrackerConfig, MAX_TRACK_BATCH_BYTES, MAX_TRACK_BATCH_RECORDS};
-use crate::core::fingerprint::namespace;
+use crate::core::config::{check_batch_bytes, check_batch_count, DeliveryType, TrackerConfig};
 use crate::core::outbox::OutboxConfig;
 use crate::core::error::TrackError;
 use crate::core::immediate::ImmediateConfig;
@@ -85,7 +84,7 @@ impl Tracker {
                     None => None,
                 };
                 let endpoint = endpoint_of(&options.config, options.fetch.clone());
-                Some(Queue::new(outbox_config(&options.config), store, endpoint, entropy.clone()))
+                Some(Queue::new(OutboxConfig::for_tracker(&options.config), store, endpoint, entropy.clone()))
             }
         };
         let state = State {
@@ -134,23 +133,19 @@ impl Tracker {
             return Err(thrown(TrackError::InvalidBatch { found }));
         };
         let count = count as usize;
-        if count > MAX_TRACK_BATCH_RECORDS {
-            return Err(thrown(TrackError::BatchTooLarge { count, max: MAX_TRACK_BATCH_RECORDS }));
-        }
+        check_batch_count(count).map_err(thrown)?;
         let call = read_batch_options(&options).map_err(thrown)?;
         let mut encoded = Vec::with_capacity(count);
         let mut bytes = 0usize;
         for index in 0..count {
-            // index < count <= MAX_TRACK_BATCH_RECORDS: it fits a u32.
+            // index < count <= MAX_TRACK_BATCH_RECORDS (check_batch_count): it fits a u32.
             let built = guarded::item(&records, index as u32)
                 .map_err(|error| unreadable("record", &error))
                 .and_then(|record| read_batch_record(&record, index, snapshot.max_record_bytes))
                 .and_then(|input| self.build(input, &snapshot, &call));
             let record = built.map_err(|e| thrown(e.in_batch(index)))?;
             bytes = bytes.saturating_add(record.json.len());
-            if bytes > MAX_TRACK_BATCH_BYTES {
-                return Err(thrown(TrackError::BatchBytesTooLarge { bytes, max_bytes: MAX_TRACK_BATCH_BYTES }));
-            }
+            check_batch_bytes(bytes).map_err(thrown)?;
             encoded.push(record);
         }
         if let Some(queue) = snapshot.queue {
@@ -264,41 +259,12 @@ impl Tracker {
     }
 }
 
-/// Queues every record of a batch, or none: the room is checked first, so `E_QUEUE_FULL` leaves the outbox as
-/// it was.
+/// Queues every record of a batch, or none ([`Queue::enqueue_all`]).
 fn enqueue_all(queue: &Rc<Queue>, records: Vec<EncodedRecord>) -> Result<JsValue, TrackError> {
-    let (room_records, room_bytes) = queue.room();
-    // Records already held (same response_id) are duplicates: they take no room.
-    let fresh: Vec<&EncodedRecord> = records.iter().filter(|r| !queue.holds(&r.response_id)).collect();
-    let bytes: usize = fresh.iter().map(|r| r.json.len()).sum();
-    if fresh.len() > room_records || bytes > room_bytes {
-        return Err(queue.full_error());
-    }
     let ids: Vec<String> = records.iter().map(|r| r.response_id.clone()).collect();
-    for record in records {
-        queue.enqueue(record)?;
-    }
+    queue.enqueue_all(records)?;
     Ok(queued_batch(&ids))
 }
-
-fn outbox_config(config: &TrackerConfig) -> OutboxConfig {
-    let api_key = config.api_key.as_deref().unwrap_or("");
-    OutboxConfig {
-        policy: config.retry_policy(),
-        max_batch_size: config.max_batch_size,
-        max_batch_bytes: config.max_batch_bytes,
-        max_queue_size: config.max_queue_size,
-        max_queue_bytes: config.max_queue_bytes,
-        max_age_ms: config.max_age_ms,
-        lease_ms: config.timeout_ms + LEASE_MARGIN_MS,
-        namespace: namespace(&config.api_base, &config.api_url, api_key),
-        redactor: Redactor::new(config.api_key.as_deref()),
-    }
-}
-
-/// How long past its timeout a batch may stay unanswered before its records are due again.
-const LEASE_MARGIN_MS: u64 = 5_000;
-
 
 fn endpoint_of(config: &TrackerConfig, fetch: Option<Function>) -> Endpoint {
     Endpoint {

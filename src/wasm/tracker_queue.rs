@@ -2,7 +2,7 @@
 //! `deliveryType: "persistent_queue"` they work on the outbox; with `"immediate"` they wait for the deliveries
 //! in flight and report an empty queue, so the same Worker or page code runs with either.
 
-use crate::core::decimal::display_f64;
+use crate::core::config::{flush_deadline_ms, DEFAULT_FLUSH_DEADLINE_MS};
 use crate::core::error::TrackError;
 use crate::wasm::guarded;
 use crate::wasm::js_value::type_of;
@@ -15,9 +15,6 @@ use js_sys::{Array, Object, Promise, Reflect};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-
-/// The default `flush()` deadline: inside the 30 s Workers give `waitUntil` work after the response.
-pub const DEFAULT_FLUSH_DEADLINE_MS: u64 = 20_000;
 
 #[wasm_bindgen]
 impl Tracker {
@@ -147,14 +144,16 @@ fn read_keepalive(options: &JsValue) -> Result<bool, TrackError> {
     })
 }
 
+/// `options.deadlineMs`: a number, whose range and default the core decides ([`flush_deadline_ms`]).
 fn read_deadline(options: &JsValue) -> Result<u64, TrackError> {
-    let invalid = |reason: String| TrackError::InvalidOption { option: "deadlineMs".to_owned(), reason };
     let Some(value) = flush_option(options, "deadlineMs")? else {
-        return Ok(DEFAULT_FLUSH_DEADLINE_MS);
+        return flush_deadline_ms(None);
     };
-    match value.as_f64() {
-        Some(ms) if (0.0..=600_000.0).contains(&ms) => Ok(ms as u64),
-        Some(ms) => Err(invalid(format!("must be from 0 to 600000 milliseconds, got {}", display_f64(ms)))),
-        None => Err(invalid(format!("must be a number, got {}", type_of(&value)))),
-    }
+    let Some(ms) = value.as_f64() else {
+        return Err(TrackError::InvalidOption {
+            option: "deadlineMs".to_owned(),
+            reason: format!("must be a number, got {}", type_of(&value)),
+        });
+    };
+    flush_deadline_ms(Some(ms))
 }

@@ -237,6 +237,84 @@ describe('an ingest outage', () => {
     assertExactlyOnce(ids);
   });
 
+  test('a tracker per request, a request every ~150 ms through a 4 s outage: attempts only at the backoff pace', async (t) => {
+    // backoff-queue-worker: a new tracker per request, retryBaseDelayMs 400, retryMaxDelayMs 3200, maxAttempts 10,
+    // flushes of 250 ms. The queue draws the delay after a record's n-th failed attempt from [w/2, w), with
+    // w = min(3200, 400·2^(n-1)) (equal jitter, stored with the record: README "Retries across isolates"), so
+    // the ingest must see a record's attempts n and n+1 at least w/2 apart, whichever isolate's tracker sends
+    // them. Lower bounds only: a slow machine makes the gaps longer, never shorter. Before the retry time was
+    // stored, every request's new tracker retried the whole backlog: attempts ~150 ms apart, and the first
+    // records were dead letters after 10 requests.
+    const BASE = 400;
+    const MAX = 3200;
+    const CLOCK_TOLERANCE_MS = 30; // workerd's Date.now() moves with I/O events; Node and workerd share the clock
+    const lowerBound = (failed) => Math.floor(Math.min(MAX, BASE * 2 ** (failed - 1)) / 2) - CLOCK_TOLERANCE_MS;
+    const { worker, kv } = await startQueueWorker({ entry: fixture('backoff-queue-worker.mjs') });
+    const request = async (responseId, deadline) => {
+      const res = await worker.dispatchFetch(deadline === undefined ? '/' : `/?deadline=${deadline}`, { method: 'POST', body: responseId });
+      assert.equal(res.status, 200);
+      await res.arrayBuffer();
+      const prefix = `flush ${responseId} `;
+      const line = await waitFor(() => worker.logs().find((l) => l.message.startsWith(prefix)), {
+        what: `the end of the flush of ${responseId}`,
+        describe: () => JSON.stringify(worker.logs().slice(-5)),
+      });
+      return JSON.parse(line.message.slice(prefix.length));
+    };
+
+    ingest.setFaults({ always: { status: 503 } });
+    const outageIds = [];
+    const reports = [];
+    const started = Date.now();
+    // One request at a time (KV has no lock: two flushes at once may send the same record together, which
+    // counts once but would blur the gaps), each ~150 ms after the previous one's flush ended.
+    while (Date.now() - started < 4000) {
+      const id = `backoff-outage-${String(outageIds.length).padStart(3, '0')}`;
+      outageIds.push(id);
+      reports.push(await request(id));
+      await new Promise((resolve) => setTimeout(resolve, 150));
+    }
+    assert.deepEqual(reports.filter((r) => r.deadLettered !== 0), [], 'no flush dead-lettered anything');
+    const waiting = await readKvOutbox(kv);
+    assert.deepEqual(waiting.dead, [], 'nothing ran out of attempts during the outage');
+    assert.deepEqual(waiting.queued.map((q) => q.responseId).sort(), [...outageIds].sort(), 'every record waits in KV');
+    assert.deepEqual(ingest.accepted(), []);
+
+    const failed = ingest.requests();
+    assert.ok(failed.every((r) => r.status === 503), JSON.stringify(ingest.stats()));
+    let retried = 0;
+    let closest = Infinity; // the smallest margin over the lower bound, for the diagnostic
+    for (const id of outageIds) {
+      const seen = failed.filter((r) => trackedIds(r).includes(id)).map((r) => r.at);
+      assert.ok(seen.length >= 1, `${id} was sent during the outage`);
+      // Each request the ingest saw is an attempt KV counts (a send cut short by a flush's deadline may count
+      // without reaching the ingest: then the n-th one seen is at least the n-th attempt, and its bound holds).
+      const stored = waiting.queued.find((q) => q.responseId === id)?.attempts;
+      assert.ok(stored >= seen.length && stored < 10, `${id}: ${stored} attempts stored, ${seen.length} seen`);
+      for (let n = 1; n < seen.length; n += 1) {
+        const gap = seen[n] - seen[n - 1];
+        assert.ok(
+          gap >= lowerBound(n),
+          `${id}: attempt ${n + 1} came ${gap} ms after attempt ${n}, before the backoff's lower bound ` +
+            `${lowerBound(n) + CLOCK_TOLERANCE_MS} ms (attempts at ${seen.map((at) => at - started).join(', ')} ms)`,
+        );
+        retried += 1;
+        closest = Math.min(closest, gap - lowerBound(n) - CLOCK_TOLERANCE_MS);
+      }
+    }
+    t.diagnostic(`${outageIds.length} requests, ${failed.length} failed batches, ${retried} retries checked, ` +
+      `the closest ${closest} ms above its backoff's lower bound`);
+    // The test has teeth only if records were retried across trackers: the first one, at least twice.
+    assert.ok(failed.filter((r) => trackedIds(r).includes(outageIds[0])).length >= 3, 'the first record was retried');
+
+    ingest.setFaults(null);
+    const recoveredId = 'backoff-recovered';
+    await request(recoveredId, 5000);
+    const ids = [...outageIds, recoveredId];
+    await deliveredAndDrained(kv, ids);
+    assertExactlyOnce(ids);
+  });
+
   test('the cron delivers what waits in KV without any chat', async () => {
     const { worker, kv } = await startQueueWorker();
     ingest.setFaults({ always: { status: 503 } });

@@ -1,10 +1,22 @@
 //! The limits one outbox works within.
 
+use crate::core::config::TrackerConfig;
+use crate::core::fingerprint::namespace;
 use crate::core::redact::Redactor;
 use crate::core::retry::RetryPolicy;
 
 /// Seven days: the default `max_age_ms`.
 pub const DEFAULT_MAX_AGE_MS: u64 = 7 * 24 * 60 * 60 * 1000;
+
+/// How long past its HTTP timeout a batch may stay unanswered before its records are due again
+/// ([`lease_ms`]): room for a reply that arrives just after the timeout fired.
+pub const LEASE_MARGIN_MS: u64 = 5_000;
+
+/// The lease of a batch sent with `timeout_ms` (see [`OutboxConfig::lease_ms`]): the timeout plus
+/// [`LEASE_MARGIN_MS`], saturating.
+pub fn lease_ms(timeout_ms: u64) -> u64 {
+    timeout_ms.saturating_add(LEASE_MARGIN_MS)
+}
 
 /// Limits and names for one [`super::Outbox`]. Build it with [`OutboxConfig::new`] and change the fields
 /// that differ.
@@ -46,9 +58,27 @@ impl OutboxConfig {
             max_queue_size: 10_000,
             max_queue_bytes: 16 * 1024 * 1024,
             max_age_ms: DEFAULT_MAX_AGE_MS,
-            lease_ms: 15_000,
+            lease_ms: lease_ms(10_000),
             namespace: namespace.into(),
             redactor: Redactor::default(),
+        }
+    }
+
+    /// The outbox of a `deliveryType: "persistent_queue"` tracker configured with `config`: its retry policy,
+    /// batch and queue bounds, age limit, a lease of its timeout plus [`LEASE_MARGIN_MS`], the namespace of its
+    /// endpoint and key, and a redactor of its key. Call it once when the tracker is built.
+    pub fn for_tracker(config: &TrackerConfig) -> OutboxConfig {
+        let api_key = config.api_key.as_deref().unwrap_or("");
+        OutboxConfig {
+            policy: config.retry_policy(),
+            max_batch_size: config.max_batch_size,
+            max_batch_bytes: config.max_batch_bytes,
+            max_queue_size: config.max_queue_size,
+            max_queue_bytes: config.max_queue_bytes,
+            max_age_ms: config.max_age_ms,
+            lease_ms: lease_ms(config.timeout_ms),
+            namespace: namespace(&config.api_base, &config.api_url, api_key),
+            redactor: Redactor::new(config.api_key.as_deref()),
         }
     }
 }
@@ -71,5 +101,20 @@ mod tests {
             (core.max_batch_size, core.max_batch_bytes, core.max_queue_size, core.max_queue_bytes, core.max_age_ms)
         );
         assert_eq!(tracker.timeout_ms + 5_000, core.lease_ms);
+        let built = OutboxConfig::for_tracker(&tracker);
+        assert_eq!(OutboxConfig { namespace: "ns/".to_owned(), redactor: Redactor::default(), ..built.clone() }, core);
+        assert_eq!(built.namespace, namespace(&tracker.api_base, &tracker.api_url, "k"));
+    }
+
+    /// The lease outlasts the HTTP timeout by the margin, whatever the timeout (never overflowing).
+    #[test]
+    fn the_lease_is_the_timeout_plus_the_margin() {
+        assert_eq!(lease_ms(2_500), 7_500);
+        assert_eq!(lease_ms(u64::MAX), u64::MAX);
+        let mut tracker = TrackerConfig { api_key: Some("sk-secret".to_owned()), ..TrackerConfig::default() };
+        assert!(tracker.set_number("timeoutMs", 600_000.0).is_ok());
+        let outbox = OutboxConfig::for_tracker(&tracker);
+        assert_eq!(outbox.lease_ms, 605_000);
+        assert!(!outbox.redactor.redact("key sk-secret").contains("sk-secret"));
     }
 }

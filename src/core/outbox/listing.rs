@@ -5,6 +5,15 @@ use super::entry::{flag, Dead, Live};
 use super::stored::{self, KeyKind};
 use super::Outbox;
 
+/// Whether a listing may make the outbox forget what it no longer shows (`drop_missing` of
+/// [`Outbox::handle_listed`]): only when the caller wants it (a drain's listing, `wanted`), the store says it
+/// is consistent (a listing shows every completed write), and the listing had no item the bindings could not
+/// read (`malformed`). A listing that is not a trustworthy picture of the store is still adopted, but nothing
+/// is forgotten because of what it does not show.
+pub fn listing_may_forget(wanted: bool, malformed: usize, consistent: bool) -> bool {
+    wanted && consistent && malformed == 0
+}
+
 impl Outbox {
     /// The store's entries under the namespace (`store.list(namespace)`): call it at start and at the start
     /// of each drain, ideally with no store operation outstanding.
@@ -185,5 +194,18 @@ fn merge_schedule(row: &mut Live, value: &str, now_ms: u64, latest_due: u64) {
     if raised {
         // Another tracker's failure is newer news than an early release.
         row.flags &= !flag::EARLY;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::listing_may_forget;
+
+    #[test]
+    fn only_a_wanted_whole_listing_of_a_consistent_store_forgets() {
+        assert!(listing_may_forget(true, 0, true));
+        assert!(!listing_may_forget(false, 0, true), "the load's listing never forgets");
+        assert!(!listing_may_forget(true, 1, true), "a listing with a malformed item is not the whole store");
+        assert!(!listing_may_forget(true, 0, false), "an eventually consistent store may not show a write yet");
     }
 }

@@ -167,7 +167,9 @@ mod table;
 #[cfg(test)]
 mod tests;
 
-pub use config::{OutboxConfig, DEFAULT_MAX_AGE_MS};
+pub use config::{lease_ms, OutboxConfig, DEFAULT_MAX_AGE_MS, LEASE_MARGIN_MS};
+pub use send::attempt_timeout_ms;
+pub use listing::listing_may_forget;
 pub use store_timing::{StoreTiming, FLUSH_STORE_MARGIN_MS, MAX_LISTED_ENTRIES};
 pub use keepalive::{Farewell, FarewellSend, KEEPALIVE_MAX_BODY_BYTES};
 pub use output::{BatchId, DeadLetter, FlushReport, OutboxStats, SendOutput, StoreOp, StoreOpId, StoreOpKind};
@@ -344,6 +346,23 @@ impl Outbox {
             self.bytes += len;
             self.note_due(now_ms);
             self.store.parked = false;
+        }
+        Ok(())
+    }
+
+    /// Adds every record of one `trackBatch()` call, or none: `Err(TrackError::QueueFull)` with nothing
+    /// changed when its new records (those whose `response_id` the outbox does not already hold; the others
+    /// are duplicates and take no room) do not all fit in [`Outbox::room`]. Otherwise each goes in as with
+    /// [`Outbox::enqueue`].
+    pub fn enqueue_all(&mut self, records: Vec<EncodedRecord>, now_ms: u64) -> Result<(), TrackError> {
+        let (room_records, room_bytes) = self.room();
+        let fresh = records.iter().filter(|r| !self.holds(&r.response_id));
+        let (count, bytes) = fresh.fold((0usize, 0usize), |(n, b), r| (n + 1, b.saturating_add(r.json.len())));
+        if count > room_records || bytes > room_bytes {
+            return Err(self.full_error());
+        }
+        for record in records {
+            self.enqueue(record, now_ms)?;
         }
         Ok(())
     }

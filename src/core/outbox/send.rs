@@ -146,6 +146,12 @@ impl Outbox {
         self.expired.push((flight.id, flight.positions));
     }
 
+    /// The report of a flush that sent nothing (it never got the drain lock in time, or a `keepalive`
+    /// flush had nothing to send): zero counts, everything queued or in flight `remaining`.
+    pub fn unsent_report(&self) -> FlushReport {
+        FlushReport { remaining: self.live.live(), ..FlushReport::default() }
+    }
+
     fn finish_flush(&mut self) -> SendOutput {
         let Some(flush) = self.flush.take() else {
             return SendOutput::Done(FlushReport::default());
@@ -158,4 +164,11 @@ impl Outbox {
             remaining: self.live.live(),
         })
     }
+}
+
+/// The timeout of one HTTP attempt that a flush starts with `remaining_ms` left before its deadline: the
+/// tracker's `timeoutMs`, cut at the deadline (so a flush ends on time), and at least 1 ms (0 would not
+/// bound the request at all in some runtimes).
+pub fn attempt_timeout_ms(timeout_ms: u64, remaining_ms: u64) -> u64 {
+    timeout_ms.min(remaining_ms).max(1)
 }

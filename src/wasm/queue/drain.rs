@@ -10,7 +10,7 @@
 use super::js::flush_report;
 use super::Queue;
 use crate::core::ids::unit_interval;
-use crate::core::outbox::{Farewell, FlushReport, SendOutput, StoreTiming};
+use crate::core::outbox::{attempt_timeout_ms, Farewell, SendOutput, StoreTiming};
 use crate::wasm::guarded::adopt;
 use crate::wasm::http::{begin_post, post_json};
 use crate::wasm::platform::{now_ms, sleep, Deadline};
@@ -131,8 +131,8 @@ impl LockTurn {
         if let Some(report) = self.report.try_borrow().ok().and_then(|r| r.clone()) {
             return report;
         }
-        let remaining = queue.outbox.try_borrow().map(|o| o.stats()).map(|s| s.queued + s.in_flight).unwrap_or(0);
-        flush_report(Some(&FlushReport { remaining, ..FlushReport::default() }), &queue.durability())
+        let report = queue.outbox.try_borrow().ok().map(|outbox| outbox.unsent_report());
+        flush_report(report.as_ref(), &queue.durability())
     }
 }
 
@@ -173,7 +173,7 @@ pub fn drain_now(queue: Rc<Queue>, deadline_ms: u64) -> Promise {
     let request = send.map(|send| {
         let mut endpoint = queue.endpoint.clone();
         endpoint.keepalive = true;
-        endpoint.timeout_ms = endpoint.timeout_ms.min(deadline_ms.max(1));
+        endpoint.timeout_ms = attempt_timeout_ms(endpoint.timeout_ms, deadline_ms);
         let reply = begin_post(&endpoint, send.body.clone());
         (send, reply)
     });
@@ -203,10 +203,7 @@ pub fn drain_now(queue: Rc<Queue>, deadline_ms: u64) -> Promise {
                 };
                 queue.outbox.try_borrow_mut().ok().map(|mut outbox| outbox.handle_farewell_reply(&send, outcome, now_ms() as u64, jitter))
             }
-            None => queue.outbox.try_borrow().ok().map(|outbox| {
-                let stats = outbox.stats();
-                FlushReport { remaining: stats.queued + stats.in_flight, ..FlushReport::default() }
-            }),
+            None => queue.outbox.try_borrow().ok().map(|outbox| outbox.unsent_report()),
         };
         queue.kick();
         Ok(flush_report(report.as_ref(), &queue.durability()))
@@ -224,7 +221,7 @@ async fn send_loop(queue: &Rc<Queue>, deadline: u64, endpoint: crate::wasm::http
         match next {
             SendOutput::Send { id, body } => {
                 let mut endpoint = endpoint.clone();
-                endpoint.timeout_ms = endpoint.timeout_ms.min(deadline.saturating_sub(now).max(1));
+                endpoint.timeout_ms = attempt_timeout_ms(endpoint.timeout_ms, deadline.saturating_sub(now));
                 let outcome = post_json(&endpoint, body).await.outcome;
                 let jitter = match queue.entropy.try_borrow_mut() {
                     Ok(mut pool) => unit_interval(pool.take::<4>()),

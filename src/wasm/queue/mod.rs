@@ -16,7 +16,7 @@ pub use store::Store;
 
 use crate::core::batch::EncodedRecord;
 use crate::core::error::TrackError;
-use crate::core::outbox::{Outbox, OutboxConfig, StoreTiming};
+use crate::core::outbox::{listing_may_forget, Outbox, OutboxConfig, StoreTiming};
 use crate::wasm::http::Endpoint;
 use crate::wasm::platform::{now_ms, Deadline, Entropy};
 use js_sys::Promise;
@@ -48,9 +48,6 @@ pub struct Queue {
     /// While a flush that has finished sending waits for the store: until when failed store operations
     /// are retried ([`StoreTiming::retry_at`]).
     retry_until: Cell<Option<u64>>,
-    /// The bounds, for `E_QUEUE_FULL` messages.
-    max_records: usize,
-    max_bytes: usize,
 }
 
 impl Queue {
@@ -61,7 +58,6 @@ impl Queue {
         entropy: Rc<RefCell<Entropy>>,
     ) -> Rc<Queue> {
         let namespace = config.namespace.clone();
-        let (max_records, max_bytes) = (config.max_queue_size, config.max_queue_bytes);
         let timing = StoreTiming::new(endpoint.timeout_ms);
         Rc::new(Queue {
             outbox: RefCell::new(Outbox::new(config)),
@@ -76,8 +72,6 @@ impl Queue {
             timing,
             flush_end: Cell::new(None),
             retry_until: Cell::new(None),
-            max_records,
-            max_bytes,
         })
     }
 
@@ -89,24 +83,12 @@ impl Queue {
         Ok(())
     }
 
-    /// Room left: (records, bytes) before `E_QUEUE_FULL`.
-    pub fn room(&self) -> (usize, usize) {
-        self.outbox.try_borrow().map(|o| o.room()).unwrap_or((0, 0))
-    }
-
-    /// Whether the outbox already holds a record with this id (see [`Outbox::holds`]).
-    pub fn holds(&self, response_id: &str) -> bool {
-        self.outbox.try_borrow().map(|o| o.holds(response_id)).unwrap_or(false)
-    }
-
-    /// The `E_QUEUE_FULL` error for the outbox as it is now.
-    pub fn full_error(&self) -> TrackError {
-        self.outbox.try_borrow().map(|o| o.full_error()).unwrap_or(TrackError::QueueFull {
-            records: 0,
-            bytes: 0,
-            max_records: self.max_records,
-            max_bytes: self.max_bytes,
-        })
+    /// Adds all the records of one `trackBatch()` or none ([`Outbox::enqueue_all`]: `E_QUEUE_FULL` when its
+    /// new records do not all fit), and starts their store write.
+    pub fn enqueue_all(self: &Rc<Self>, records: Vec<EncodedRecord>) -> Result<(), TrackError> {
+        self.outbox.try_borrow_mut().map_err(|_| TrackError::Reentrant)?.enqueue_all(records, now_ms() as u64)?;
+        self.kick();
+        Ok(())
     }
 
     /// Starts the load (once) and the store pump (when idle).
@@ -138,16 +120,15 @@ impl Queue {
     }
 
     /// Lists the store under this tracker's namespace and hands the entries to the outbox. With
-    /// `drop_missing`, records another tracker delivered are forgotten (consistent stores only).
+    /// `drop_missing`, records another tracker delivered are forgotten when the core allows it
+    /// ([`listing_may_forget`]: consistent stores, listings without malformed items).
     async fn reconcile(self: &Rc<Self>, drop_missing: bool) {
         let Some(store) = &self.store else { return };
         match store.list(&self.namespace, self.store_budget_ms()).await {
             Ok((entries, malformed)) => {
-                // A listing with malformed items is not a trustworthy picture of the store: adopt what it shows,
-                // but forget nothing because of what it does not show.
-                let trustworthy = malformed == 0 && store.consistent();
+                let forget = listing_may_forget(drop_missing, malformed, store.consistent());
                 if let Ok(mut outbox) = self.outbox.try_borrow_mut() {
-                    outbox.handle_listed(entries, now_ms() as u64, drop_missing && trustworthy);
+                    outbox.handle_listed(entries, now_ms() as u64, forget);
                 }
                 self.note_store_result(&Ok(()));
             }

@@ -93,3 +93,40 @@ fn a_backlog_larger_than_the_bound_is_adopted_whole_and_new_records_wait_for_roo
     assert_eq!(small.room().0, 1);
     small.enqueue(rec("new"), now).unwrap();
 }
+
+#[test]
+fn a_batch_is_queued_whole_or_not_at_all_and_duplicates_take_no_room() {
+    let mut store = FakeStore::default();
+    let mut ob = outbox_with(bounded(4), &ids("r", 2), &mut store);
+    let before = ob.stats();
+    // Three new records do not fit in the two places left: none is queued.
+    let err = ob.enqueue_all(vec![rec("a"), rec("b"), rec("c")], T0);
+    assert_eq!(err, Err(ob.full_error()));
+    assert_eq!(ob.stats(), before, "nothing changed");
+    assert!(!ob.holds("a"));
+    // Two new ones and two already held fit: the held ones are duplicates.
+    ob.enqueue_all(vec![rec("r0"), rec("a"), rec("r1"), rec("b")], T0).unwrap();
+    assert_eq!((ob.stats().queued, ob.stats().duplicates), (4, 2));
+    assert_eq!(ob.room().0, 0);
+    // Bytes count too: a batch whose records fit by number but not by bytes is refused whole.
+    let one = rec("x0").json.len();
+    let mut ob = outbox_with(OutboxConfig { max_queue_bytes: 3 * one, ..config() }, &ids("r", 1), &mut FakeStore::default());
+    assert_eq!(ob.enqueue_all(vec![rec("x0"), rec("x1"), rec("x2")], T0).map_err(|e| e.code()), Err("E_QUEUE_FULL"));
+    assert_eq!(ob.stats().queued, 1);
+    ob.enqueue_all(vec![rec("x0"), rec("x1")], T0).unwrap();
+    assert_eq!(ob.stats().queued, 3);
+}
+
+#[test]
+fn a_flush_that_sent_nothing_reports_everything_remaining() {
+    let mut store = FakeStore::default();
+    let ob = outbox_with(config(), &ids("r", 3), &mut store);
+    assert_eq!(ob.unsent_report(), FlushReport { remaining: 3, ..FlushReport::default() });
+}
+
+#[test]
+fn an_attempt_never_outlasts_its_flush() {
+    assert_eq!(attempt_timeout_ms(10_000, 20_000), 10_000, "the tracker's timeout when the flush has time");
+    assert_eq!(attempt_timeout_ms(10_000, 250), 250, "cut at the flush's deadline");
+    assert_eq!(attempt_timeout_ms(10_000, 0), 1, "never 0");
+}
