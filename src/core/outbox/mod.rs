@@ -170,7 +170,7 @@ mod tests;
 pub use config::{lease_ms, OutboxConfig, DEFAULT_MAX_AGE_MS, LEASE_MARGIN_MS};
 pub use send::attempt_timeout_ms;
 pub use listing::listing_may_forget;
-pub use store_timing::{StoreTiming, FLUSH_STORE_MARGIN_MS, MAX_LISTED_ENTRIES};
+pub use store_timing::{listed_entries_to_read, StoreTiming, FLUSH_STORE_MARGIN_MS};
 pub use keepalive::{Farewell, FarewellSend, KEEPALIVE_MAX_BODY_BYTES};
 pub use output::{BatchId, DeadLetter, FlushReport, OutboxStats, SendOutput, StoreOp, StoreOpId, StoreOpKind};
 

@@ -35,9 +35,19 @@ pub const MAX_STORE_RETRIES: u32 = 5;
 /// opening on a busy device, a KV write across the world) should not count as failed for a short HTTP timeout.
 pub const MIN_STORE_CALL_TIMEOUT_MS: u64 = 1_000;
 
-/// Most entries of one `list()` result the bindings read (a Proxy may claim a length of four billion); the
-/// rest count as unreadable, which makes the listing untrusted: nothing is forgotten because of it.
-pub const MAX_LISTED_ENTRIES: u32 = 4_000_000;
+/// How many entries of one `list()` result the bindings read, for an outbox bounded at `max_queue_size`
+/// records: four times the bound (a store may hold a larger backlog left by a tracker with a larger bound),
+/// at least 1,000 and at most 1,000,000. A Proxy may claim a length of four billion, and every item read costs
+/// a crossing into JavaScript, so the listing stops there; the rest count as unreadable, which makes the
+/// listing untrusted: nothing is forgotten because of it, and what was not read stays in the store for a later
+/// listing, once deliveries have made room.
+pub fn listed_entries_to_read(max_queue_size: usize) -> u32 {
+    let wanted = max_queue_size.saturating_mul(4).clamp(MIN_LISTED_ENTRIES, MAX_LISTED_ENTRIES);
+    u32::try_from(wanted).unwrap_or(u32::MAX)
+}
+
+const MIN_LISTED_ENTRIES: usize = 1_000;
+const MAX_LISTED_ENTRIES: usize = 1_000_000;
 
 /// Store-call time limits for one tracker. Build it with [`StoreTiming::new`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,5 +139,12 @@ mod tests {
         assert_eq!(StoreTiming::retry_at(0, 0, end), None, "nothing failed");
         assert_eq!(StoreTiming::retry_at(1, 9_990, end), None, "the pause would end after the flush");
         assert_eq!(StoreTiming::retry_at(1, 0, None), None, "outside a flush: wait for the next change");
+    }
+
+    #[test]
+    fn a_listing_reads_four_times_the_bound_within_limits() {
+        assert_eq!(listed_entries_to_read(10_000), 40_000);
+        assert_eq!(listed_entries_to_read(1), 1_000);
+        assert_eq!(listed_entries_to_read(usize::MAX), 1_000_000);
     }
 }

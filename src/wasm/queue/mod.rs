@@ -16,7 +16,7 @@ pub use store::Store;
 
 use crate::core::batch::EncodedRecord;
 use crate::core::error::TrackError;
-use crate::core::outbox::{listing_may_forget, Outbox, OutboxConfig, StoreTiming};
+use crate::core::outbox::{listed_entries_to_read, listing_may_forget, Outbox, OutboxConfig, StoreTiming};
 use crate::wasm::http::Endpoint;
 use crate::wasm::platform::{now_ms, Deadline, Entropy};
 use js_sys::Promise;
@@ -124,7 +124,9 @@ impl Queue {
     /// ([`listing_may_forget`]: consistent stores, listings without malformed items).
     async fn reconcile(self: &Rc<Self>, drop_missing: bool) {
         let Some(store) = &self.store else { return };
-        match store.list(&self.namespace, self.store_budget_ms()).await {
+        let bound = self.outbox.try_borrow().map(|outbox| outbox.config().max_queue_size).unwrap_or(0);
+        let max_entries = listed_entries_to_read(bound);
+        match store.list(&self.namespace, self.store_budget_ms(), max_entries).await {
             Ok((entries, malformed)) => {
                 let forget = listing_may_forget(drop_missing, malformed, store.consistent());
                 if let Ok(mut outbox) = self.outbox.try_borrow_mut() {

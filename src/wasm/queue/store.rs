@@ -6,7 +6,6 @@
 //! here panics or throws. Every value the store hands back is read through [`crate::wasm::guarded`], and
 //! every call is raced against a timer of the budget it is given (a late answer is ignored).
 
-use crate::core::outbox::MAX_LISTED_ENTRIES as MAX_LISTED;
 use crate::wasm::cause::describe;
 use crate::wasm::guarded::{get, is_array, item, length};
 use crate::wasm::js_value::js_string;
@@ -100,8 +99,14 @@ impl Store {
 
     /// `store.list(prefix)` → `(key, value)` pairs, for at most `budget_ms`. Entries that are not
     /// `{ key: string, value: string }` (or throw when read) are skipped and counted in the second element
-    /// rather than failing the whole listing; so are entries past the first four million.
-    pub async fn list(&self, prefix: &str, budget_ms: u64) -> Result<(Vec<(String, String)>, usize), StoreFailure> {
+    /// rather than failing the whole listing; so are entries past the first `max_entries`
+    /// ([`crate::core::outbox::listed_entries_to_read`]).
+    pub async fn list(
+        &self,
+        prefix: &str,
+        budget_ms: u64,
+        max_entries: u32,
+    ) -> Result<(Vec<(String, String)>, usize), StoreFailure> {
         let listed = self.call("list", &JsValue::from_str(prefix), budget_ms).await?;
         let bad = |what: &str, cause: JsValue| StoreFailure::thrown(format!("store.list() resolved to {what}"), cause);
         match is_array(&listed) {
@@ -115,9 +120,10 @@ impl Store {
             Err(e) => return Err(bad("an array whose length throws", e)),
         };
         let mut entries = Vec::new();
-        let mut malformed = count.saturating_sub(MAX_LISTED) as usize;
-        for index in 0..count.min(MAX_LISTED) {
-            let Ok(entry) = item(&listed, index) else {
+        let mut malformed = count.saturating_sub(max_entries) as usize;
+        for index in 0..count.min(max_entries) {
+            // A hole or a non-object is malformed without a property read (reading one would throw).
+            let Ok(entry) = item(&listed, index).map_err(drop).and_then(|e| if e.is_object() { Ok(e) } else { Err(()) }) else {
                 malformed += 1;
                 continue;
             };
