@@ -9,7 +9,7 @@
 
 let pkg = null;
 /** Hook the fuzz runner installs to check calls made from inside user callbacks (re-entrant anonymizers). */
-let observer = (_box, _op, fn) => {
+let observer = (_box, _op, _args, fn) => {
   try {
     const out = fn();
     out?.catch?.(() => {});
@@ -61,24 +61,21 @@ const INSTANCES = [
   () => Object.create({ inherited: 1 }),
 ];
 
-const ANON_REENTRANT_OPS = ['track', 'trackBatch', 'flush', 'stats', 'setContext', 'setCustomerKey', 'setAnonymizer',
-  'setAnonymizeFields', 'close', 'deadLetters', 'requeueDeadLetters'];
 
-function reentrantCall(t, op) {
-  switch (op) {
-    case 'track': return t.track('fuzz::reentrant', { n: 1 });
-    case 'trackBatch': return t.trackBatch([{ serviceKey: 'fuzz::reentrant', usage: { n: 1 } }]);
-    case 'flush': return t.flush({ deadlineMs: 5 });
-    case 'stats': return t.stats();
-    case 'setContext': return t.setContext({ reentrant: true });
-    case 'setCustomerKey': return t.setCustomerKey('reentrant');
-    case 'setAnonymizer': return t.setAnonymizer(null);
-    case 'setAnonymizeFields': return t.setAnonymizeFields(['secret']);
-    case 'close': return t.close();
-    case 'deadLetters': return t.deadLetters();
-    default: return t.requeueDeadLetters();
-  }
-}
+/** The arguments of each re-entrant call a hostile anonymizer makes (see H.anon "reentrant:<op>"). */
+export const REENTRANT_ARGS = {
+  track: ['fuzz::reentrant', { n: 1 }],
+  trackBatch: [[{ serviceKey: 'fuzz::reentrant', usage: { n: 1 } }]],
+  flush: [{ deadlineMs: 5 }],
+  stats: [],
+  setContext: [{ reentrant: true }],
+  setCustomerKey: ['reentrant'],
+  setAnonymizer: [null],
+  setAnonymizeFields: [['secret']],
+  close: [],
+  deadLetters: [],
+  requeueDeadLetters: [],
+};
 
 /** A `/track` reply for `body` (the tracker's JSON request body): every record queued. */
 function cannedReply(init) {
@@ -97,7 +94,7 @@ export const H = {
   use(packageExports) {
     pkg = packageExports;
   },
-  /** Installs the runner's check for re-entrant calls: `fn(box, op, call)`. */
+  /** Installs the runner's check for re-entrant calls: `fn(box, op, args, call)`. */
   observeWith(fn) {
     observer = fn;
   },
@@ -321,7 +318,7 @@ export const H = {
       default: {
         const op = kind.slice('reentrant:'.length);
         return (v) => {
-          if (box.t) observer(box, op, () => reentrantCall(box.t, op));
+          if (box.t) observer(box, op, REENTRANT_ARGS[op], () => box.t[op](...REENTRANT_ARGS[op]));
           return v;
         };
       }
@@ -329,7 +326,7 @@ export const H = {
   },
   ANON_KINDS: ['throw', 'proxy', 'getProxy', 'revokedResult', 'promise', 'neverPromise', 'badThenable', 'undefined',
     'function', 'cycle', 'deep', 'symbol', 'bigint', 'nan', 'surrogate', 'identity', 'revokedFn',
-    ...ANON_REENTRANT_OPS.map((op) => `reentrant:${op}`)],
+    ...Object.keys(REENTRANT_ARGS).map((op) => `reentrant:${op}`)],
 
   // ---- fetches (the `fetch` option) ----
   /** canned (202, every record queued) | throw | reject | hang | garbage | badJson | status500 | proxyResponse | badThenable */
@@ -360,7 +357,7 @@ export const H = {
   store(method, kind, throwKind = 0) {
     const base = pkg.memoryStore();
     const store = { put: base.put, list: base.list, delete: base.delete, lock: base.lock };
-    const hostile = H.storeMethod(base, method, kind, throwKind);
+    const hostile = method === 'props' ? null : H.storeMethod(base, method, kind, throwKind);
     if (kind === 'durabilityThrows') Object.defineProperty(store, 'durability', { get: H.thrower(throwKind), enumerable: true });
     else if (kind === 'consistentThrows') Object.defineProperty(store, 'consistent', { get: H.thrower(throwKind), enumerable: true });
     else if (kind === 'durabilityNumber') store.durability = 7;

@@ -293,7 +293,15 @@ export async function runFuzz({
       const t = construct(optionsVal, src);
       if (t !== null) {
         box.t = t;
-        const meta = { kind, queue, numbers, fetchKind, src, calls: 0, life: r.int(250, 700), closed: false, deliveryEnd: 0 };
+        // the delivery type the tracker really has (a perturbed option may have changed it): stats() says
+        // durability "none" in immediate mode
+        let queueNow = queue;
+        try {
+          queueNow = t.stats().durability !== 'none';
+        } catch (e) {
+          fail(isTrap(e) ? 'wasm-trap' : 'threw-never-throws', `stats() right after new Tracker threw ${describe(e)}`, src);
+        }
+        const meta = { kind, queue: queueNow, numbers, fetchKind, src, calls: 0, life: r.int(250, 700), closed: false, deliveryEnd: 0 };
         box.meta = meta;
         return { t, box, meta };
       }
@@ -315,12 +323,24 @@ export async function runFuzz({
 
   // ---- the oracle around one call ----
 
+  /** How many requests an immediate trackBatch of `records` may take (chunks are sent one after another). */
+  function requestsOf(meta, records) {
+    let count = 1;
+    try {
+      if (Array.isArray(records) && records.length <= 10000) count = Math.max(1, records.length);
+    } catch {
+      // hostile: the call threw, the limit is not used
+    }
+    if (meta.numbers.maxBatchBytes !== undefined || meta.numbers.maxRecordBytes !== undefined) return count;
+    return Math.ceil(count / (meta.numbers.maxBatchSize ?? 1000));
+  }
+
   function limitFor(meta, op, args) {
     const now = Date.now();
     const inFlight = Math.max(0, meta.deliveryEnd - now) + marginMs;
     if (op === 'track' || op === 'trackBatch') {
       const one = limits(meta).delivery;
-      const limit = op === 'trackBatch' ? one * 10 : one;
+      const limit = op === 'trackBatch' ? one * requestsOf(meta, args[0]?.v) : one;
       meta.deliveryEnd = Math.max(meta.deliveryEnd, now + limit);
       return limit;
     }
@@ -391,10 +411,11 @@ export async function runFuzz({
     return { out };
   }
 
-  H.observeWith((box, op, fn) => {
+  H.observeWith((box, op, args, fn) => {
     if (!box.meta) return;
-    const repro = `${currentRepro}\n// re-entrantly, from the anonymizer: t.${op}(...)`;
-    callOn({ t: box.t, meta: box.meta }, op, [], fn, repro);
+    const argVals = args.map((a) => new Val(a, JSON.stringify(a)));
+    const repro = `${currentRepro}\n// re-entrantly, from the anonymizer: t.${op}(${argVals.map((a) => a.s).join(', ')})`;
+    callOn({ t: box.t, meta: box.meta }, op, argVals, fn, repro);
   });
 
   // ---- healthy trackers (check 3) ----
