@@ -51,6 +51,7 @@ test('public API fuzz in workerd: hostile calls get only coded errors, promises 
   }
   console.log(`fuzz (workerd): seed ${summary.seed}, ${summary.callsRun} calls in ${summary.elapsedMs} ms, ops ${JSON.stringify(summary.ops)}, ` +
     `${summary.realDeliveries} real deliveries, wasm memory ${JSON.stringify(summary.memory)}`);
+  for (const slow of summary.slowCalls) console.log(`slow call #${slow.call}: ${slow.ms} ms (reported, not failed)\n${slow.repro.slice(-1500)}`);
   const report = formatFailures(summary, 'workerd');
   if (report !== '') console.log(report);
   assert.deepEqual(Object.keys(summary.failures), [], `the fuzz found failures (seed ${summary.seed}): see the report above`);

@@ -49,6 +49,7 @@ test('public API fuzz in Node: hostile calls get only coded errors, promises set
   }
   console.log(`fuzz (node): seed ${summary.seed}, ${summary.callsRun} calls in ${summary.elapsedMs} ms, ops ${JSON.stringify(summary.ops)}, ` +
     `${summary.realDeliveries} real deliveries, wasm memory ${JSON.stringify(summary.memory)}`);
+  for (const slow of summary.slowCalls) console.log(`slow call #${slow.call}: ${slow.ms} ms (reported, not failed)\n${slow.repro.slice(-1500)}`);
   const report = formatFailures(summary, 'node');
   if (report !== '') console.log(report);
   assert.deepEqual(Object.keys(summary.failures), [], `the fuzz found failures (seed ${summary.seed}): see the report above`);

@@ -27,6 +27,8 @@ const NEVER_REJECTS = new Set(['flush', 'close', 'deadLetters', 'requeueDeadLett
 const NEVER_THROWS = new Set(['stats', 'deadLetters', 'close', 'free']);
 const RETURNS_PROMISE = new Set(['flush', 'close', 'deadLetters', 'requeueDeadLetters', 'purgeDeadLetters']);
 const MAX_EXAMPLES = 4;
+/** What a valid track({ n: 1 }) may still throw on a fuzzed tracker: full (small maxQueueSize), closed, or over a tiny maxRecordBytes. */
+const SAME_TRACKER_CODES = ['E_QUEUE_FULL', 'E_TRACKER_CLOSED', 'E_RECORD_TOO_LARGE'];
 
 /** true for an AicmError; never throws, whatever `e` is. */
 export function isCoded(e) {
@@ -56,8 +58,8 @@ function isStackOverflow(e) {
 /** One line saying what `e` is, whatever it is (a hostile Proxy included). */
 export function describe(e) {
   try {
-    if (typeof e === 'symbol') return `thrown ${String(e)}`;
-    if (e === null || (typeof e !== 'object' && typeof e !== 'function')) return `thrown ${typeof e} ${String(e)}`;
+    if (typeof e === 'symbol') return `the symbol ${String(e)}`;
+    if (e === null || (typeof e !== 'object' && typeof e !== 'function')) return `the ${e === null ? 'value' : typeof e} ${String(e)}`;
     const name = e.name;
     const message = String(e.message).split('\n')[0].slice(0, 300);
     const code = e.code === undefined ? '' : ` [code ${String(e.code)}]`;
@@ -133,6 +135,7 @@ export async function runFuzz({
   memory.peak = memory.start;
   let memoryFailed = false;
   const knownIds = [];
+  const slowCalls = [];
 
   function fail(cls, detail, repro = currentRepro) {
     const entry = (failures[cls] ??= { count: 0, examples: [] });
@@ -375,11 +378,24 @@ export async function runFuzz({
     }
   }
 
+  /** The source of a tracker's construction and of its last calls, then `call`: a reproduction. */
+  function reproOf(meta, call) {
+    const history = meta.history ?? [];
+    const earlier = history.length === 0 ? '' : `\n// the tracker's last ${history.length} of ${meta.calls} earlier calls:\n${history.join('\n')}`;
+    return `${meta.src}${earlier}\n${call}`;
+  }
+
+  function remember(meta, call) {
+    meta.history ??= [];
+    meta.history.push(call.length > 2000 ? `${call.slice(0, 2000)} /* ...cut */` : call);
+    if (meta.history.length > 6) meta.history.shift();
+  }
+
   /** Runs `fn` (a call of `op` on tracker `tr`) and applies checks 1, 2 and 6 to what it does. */
-  function callOn(tr, op, args, fn, repro = `${tr.meta.src}\nt.${op}(${args.map((a) => a.s).join(', ')});`) {
+  function callOn(tr, op, args, fn, repro = reproOf(tr.meta, `t.${op}(${args.map((a) => a.s).join(', ')});`)) {
     ops[op] = (ops[op] ?? 0) + 1;
     const meta = tr.meta;
-    meta.calls += 1;
+    const t0 = Date.now();
     let out;
     try {
       out = fn();
@@ -388,8 +404,10 @@ export async function runFuzz({
       else if (isStackOverflow(e)) fail('stack-overflow', `${op} threw ${describe(e)}`, repro);
       else if (NEVER_THROWS.has(op)) fail('threw-never-throws', `${op} threw (README: never throws) ${describe(e)}`, repro);
       else if (!isCoded(e)) fail('uncoded-throw', `${op} threw ${describe(e)}`, repro);
+      finishCall(meta, op, args, t0, repro);
       return { threw: e };
     }
+    finishCall(meta, op, args, t0, repro);
     const isPromise = out instanceof Promise;
     if (RETURNS_PROMISE.has(op) || ((op === 'track' || op === 'trackBatch') && !meta.queue)) {
       if (!isPromise) {
@@ -409,6 +427,20 @@ export async function runFuzz({
     }
     if (op === 'close') meta.closed = true;
     return { out };
+  }
+
+  function finishCall(meta, op, args, t0, repro) {
+    noteSlow(Date.now() - t0, repro);
+    meta.calls += 1;
+    remember(meta, `t.${op}(${args.map((a) => a.s).join(', ')});`);
+  }
+
+  /** Remembers a slow synchronous call (reported, not failed: timings are the host's, not the package's). */
+  function noteSlow(ms, repro) {
+    if (ms < 1000) return;
+    slowCalls.push({ call: callIndex, ms, repro: repro.slice(-3000) });
+    slowCalls.sort((a, b) => b.ms - a.ms);
+    slowCalls.length = Math.min(slowCalls.length, 5);
   }
 
   H.observeWith((box, op, args, fn) => {
@@ -449,9 +481,9 @@ export async function runFuzz({
 
   function sameTrackerCheck(tr) {
     if (tr.meta.closed || tr.meta.fetchKind !== 'canned' || !slots.some((s) => s.tracker === tr)) return;
-    const repro = `${currentRepro}\nt.track("fuzz::same", { n: 1 });`;
+    const repro = reproOf(tr.meta, 't.track("fuzz::same", { n: 1 });');
     const res = callOn(tr, 'track', [lit('fuzz::same'), obj([['n', lit(1)]])], () => tr.t.track('fuzz::same', { n: 1 }), repro);
-    if ('threw' in res && isCoded(res.threw) && !['E_QUEUE_FULL', 'E_TRACKER_CLOSED'].includes(res.threw.code)) {
+    if ('threw' in res && isCoded(res.threw) && !SAME_TRACKER_CODES.includes(res.threw.code)) {
       fail('unhealthy', `a valid track() on the same tracker threw ${describe(res.threw)} after this call`, repro);
     }
   }
@@ -565,7 +597,7 @@ export async function runFuzz({
       tr = slot.tracker;
       if (tr !== null) {
         const args = argsFor(op, tr);
-        const repro = `${tr.meta.src}\nt.${op}(${args.map((a) => a.s).join(', ')});`;
+        const repro = reproOf(tr.meta, `t.${op}(${args.map((a) => a.s).join(', ')});`);
         currentRepro = repro;
         callOn(tr, op, args, () => tr.t[op](...args.map((a) => a.v)), repro);
         if (op === 'free') slot.tracker = null;
@@ -623,7 +655,7 @@ export async function runFuzz({
   }
   memory.end = wasmMemoryBytes();
   H.observeWith(() => {});
-  return { seed, calls, callsRun, ops, failures, memory, realDeliveries, pendingLeft: pending.size, elapsedMs: Date.now() - started };
+  return { seed, calls, callsRun, ops, failures, memory, realDeliveries, pendingLeft: pending.size, slowCalls, elapsedMs: Date.now() - started };
 }
 
 /** Human-readable failure report of a summary (empty string when nothing failed). */
