@@ -23,10 +23,7 @@ async function fuzzFake(broken, calls = 3000) {
 
 test('a tracker that keeps the contract passes the fuzz', async () => {
   const summary = await fuzzFake(null);
-  // the fake sends nothing, so the full round trip to the ingest server (check 3) is the one thing it fails
-  const { unhealthy, ...others } = summary.failures;
-  assert.deepEqual(Object.keys(others), [], formatFailures(summary, 'fake'));
-  assert.ok(unhealthy === undefined || unhealthy.examples.every((e) => /round trip/.test(e.detail)), formatFailures(summary, 'fake'));
+  assert.deepEqual(Object.keys(summary.failures), [], formatFailures(summary, 'fake'));
   assert.equal(summary.callsRun, 3000);
 });
 

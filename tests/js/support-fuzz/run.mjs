@@ -1,4 +1,4 @@
-// The public-API fuzz, the same in every runtime (Node: tests/js/fuzz.test.mjs; workerd: fuzz-workerd.test.mjs runs
+// The public-API fuzz, the same in every runtime (Node: tests/js/fuzz-node.fuzz.mjs; workerd: fuzz-workerd.fuzz.mjs runs
 // it inside a Worker). `runFuzz` makes `calls` hostile calls from `seed` on a pool of trackers of both delivery types
 // (immediate with a canned fetch, the local ingest server, a refused port or a hostile fetch; persistent_queue with
 // no store, memoryStore() or a hostile store), and checks, the oracle of issue 6:

@@ -1,4 +1,4 @@
-// The Worker that runs the public-API fuzz inside workerd (fuzz-workerd.test.mjs bundles and starts it). One
+// The Worker that runs the public-API fuzz inside workerd (fuzz-workerd.fuzz.mjs bundles and starts it). One
 // request runs the whole fuzz (I/O such as a tracker's fetch cannot cross requests in workerd) and answers its
 // summary as JSON. Unhandled rejections are collected by the global `unhandledrejection` event and added to the
 // summary as failures; what workerd itself logs as an error the test checks from outside.

@@ -1,8 +1,9 @@
-// The public-API fuzz of fuzz.test.mjs inside real workerd (Miniflare, as workerd.test.mjs runs Workers): the same
+// The public-API fuzz of fuzz-node.fuzz.mjs inside real workerd (Miniflare, as workerd.test.mjs runs Workers): the same
 // generator and oracle (support-fuzz/run.mjs), run by one request to support-fuzz/worker-entry.mjs against the
 // local ingest server. Also fails when workerd logs an error (an exception nothing caught). Knobs as in
-// fuzz.test.mjs (AICM_FUZZ_SEED, AICM_FUZZ_CALLS, AICM_FUZZ_MAX_WASM_MB), handed to the Worker as bindings.
+// fuzz-node.fuzz.mjs (AICM_FUZZ_SEED, AICM_FUZZ_CALLS, AICM_FUZZ_MAX_WASM_MB), handed to the Worker as bindings.
 // Needs the packed package in tests/js/node_modules (scripts/build-pkg, then unpack_pkg_into tests/js).
+// Not matched by `node --test tests/js/` on purpose (see fuzz-node.fuzz.mjs).
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
