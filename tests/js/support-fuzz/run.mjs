@@ -105,6 +105,19 @@ const OPS = [
   [6, 'construct'],
 ];
 
+let activeRun = null;
+
+/**
+ * Reports an uncaught exception or unhandled rejection the runtime saw (the caller's process/global handlers call
+ * it) as a failure of the run in progress, attributed to the call being made or last made (check 5).
+ */
+export function reportUncaught(kind, error) {
+  const line = `${kind}: ${describe(error)}`;
+  if (activeRun === null) lateUncaught.push(line);
+  else activeRun(line);
+}
+const lateUncaught = [];
+
 export async function runFuzz({
   pkg,
   wasmMemoryBytes,
@@ -580,6 +593,7 @@ export async function runFuzz({
     }
   }
 
+  activeRun = (line) => fail('uncaught-in-runtime', `${line} (seen at or after this call)`);
   newHealthy();
   for (callIndex = 0; callIndex < calls && !stop; callIndex += 1) {
     if (Date.now() - started > budgetMs) {
@@ -606,7 +620,11 @@ export async function runFuzz({
     if (stop) break;
     cheapCheck();
     if (tr !== null && r.chance(0.25)) sameTrackerCheck(tr);
-    if (callIndex % 50 === 49) await sleep(0);
+    if (callIndex % 50 === 49) {
+      const t0 = Date.now();
+      await sleep(0);
+      if (Date.now() - t0 > 1000) noteSlow(Date.now() - t0, `// the event loop was blocked (microtasks or a timer callback) for this long after:\n${currentRepro}`);
+    }
     if (callIndex % 1000 === 999) {
       expirePending();
       checkMemory();
@@ -655,6 +673,9 @@ export async function runFuzz({
   }
   memory.end = wasmMemoryBytes();
   H.observeWith(() => {});
+  await sleep(50); // late microtasks and timers still report to this run
+  activeRun = null;
+  for (const line of lateUncaught.splice(0)) fail('uncaught-in-runtime', `${line} (outside any run)`);
   return { seed, calls, callsRun, ops, failures, memory, realDeliveries, pendingLeft: pending.size, slowCalls, elapsedMs: Date.now() - started };
 }
 
