@@ -332,7 +332,11 @@ export const H = {
   /** canned (202, every record queued) | throw | reject | hang | garbage | badJson | status500 | proxyResponse | badThenable */
   fetch(kind, throwKind = 0) {
     switch (kind) {
-      case 'canned': return async (_url, init) => cannedReply(init);
+      // a macrotask first, as a real fetch has: a reply in microtasks only would let a long batch starve the timers
+      case 'canned': return async (_url, init) => {
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        return cannedReply(init);
+      };
       case 'throw': return H.thrower(throwKind);
       case 'reject': return () => Promise.reject(H.thrown(throwKind));
       case 'hang': return () => NEVER;
