@@ -336,7 +336,7 @@ export class Tracker<D extends DeliveryType = "immediate"> {
 
   /**
    * Delivers what is due, for at most `deadlineMs` (default 20000), and resolves to a report; never rejects. Two
-   * calls at once share one drain. Workers: `ctx.waitUntil(tracker.flush())`; Next.js: `after(() => tracker.flush())`;
+   * calls at once share one drain, each resolving by its own deadline. Workers: `ctx.waitUntil(tracker.flush())`; Next.js: `after(() => tracker.flush())`;
    * browsers: on `pagehide` with `{ keepalive: true }`, which shares no drain: before it returns it starts one
    * `keepalive` request (at most 60 KiB) with the due records held in memory that no running drain has in flight,
    * and one store write of them with a lease (the HTTP timeout + 5 s), waiting for no lock, store read or drain: a

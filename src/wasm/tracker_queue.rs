@@ -20,7 +20,7 @@ use wasm_bindgen_futures::JsFuture;
 impl Tracker {
     /// Delivers what is due, for at most `deadlineMs` (default 20,000), and resolves to
     /// `{ sent, deadLettered, retryLater, remaining, durability }`. Never rejects: failures are counts. Two calls
-    /// at once share one drain. Hand it to `ctx.waitUntil()` (Workers), `after()` (Next.js) or call it on
+    /// at once share one drain, each resolving by its own deadline. Hand it to `ctx.waitUntil()` (Workers), `after()` (Next.js) or call it on
     /// `pagehide` (browsers, with `keepalive: true`: starts one `keepalive` request from memory and its leased
     /// store write before returning, waiting for no lock, store or drain in progress; see
     /// `crate::core::outbox::Outbox::farewell`). Throws `E_INVALID_OPTION` for a bad `deadlineMs` or `keepalive`.

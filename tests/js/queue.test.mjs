@@ -532,13 +532,12 @@ describe('dedupe', () => {
 });
 
 describe('flush concurrency and deadlines', () => {
-  it('two flush() calls at once share one drain: the same promise, one set of requests', async () => {
+  it('two flush() calls at once share one drain: one set of requests, the same report', async () => {
     const tracker = queueTracker(ingest);
     const ids = trackMany(tracker, 6, 'both');
     ingest.setFaults({ queue: [{ kind: 'slow', delayMs: 50 }] });
     const first = tracker.flush();
     const second = tracker.flush();
-    assert.equal(first, second, 'the same promise');
     const [a, b] = await Promise.all([first, second]);
     assert.deepEqual(a, b);
     assert.equal(a.sent, 6);
@@ -563,6 +562,21 @@ describe('flush concurrency and deadlines', () => {
     // The given-up request is logged once the server's delay is over; wait for it so no later test sees it.
     await waitFor(() => ingest.requests().length === 2, 'the slow request in the log');
     assert.deepEqual(ingest.requests().map((r) => r.status), [202, null]);
+  });
+
+  it('a flush sharing a longer drain (close()) still resolves at its own deadline, the records remaining', async () => {
+    const tracker = queueTracker(ingest, { timeoutMs: 5000 });
+    const ids = trackMany(tracker, 3, 'share');
+    ingest.setFaults({ queue: [{ kind: 'slow', delayMs: 1500 }] });
+    let closed = false;
+    const closing = tracker.close().then((report) => { closed = true; return report; });
+    const short = await tracker.flush({ deadlineMs: 50 });
+    assert.equal(closed, false, 'the short flush did not wait for the close drain');
+    assert.equal(short.sent, 0);
+    assert.equal(short.remaining, 3);
+    const report = await closing;
+    assert.equal(report.sent, 3);
+    assertAcceptedOnce(ids);
   });
 
   it('flush rejects a bad deadlineMs with E_INVALID_OPTION', () => {

@@ -190,7 +190,19 @@ impl Queue {
             return drain::drain_now(self.clone(), deadline_ms);
         }
         if let Some(running) = self.flush.try_borrow().ok().and_then(|f| f.clone()) {
-            return running;
+            // Share the running drain, but within this call's own deadline: a drain started by `close()` or by
+            // a flush with a longer deadline goes on, and this call resolves at its deadline with what is
+            // still waiting counted as `remaining`.
+            let queue = self.clone();
+            return crate::wasm::platform::promise_of(async move {
+                match crate::wasm::platform::Deadline::start(deadline_ms).race(&running).await {
+                    Ok(Some(report)) => Ok(report),
+                    _ => {
+                        let report = queue.outbox.try_borrow().ok().map(|outbox| outbox.unsent_report());
+                        Ok(js::flush_report(report.as_ref(), &queue.durability()))
+                    }
+                }
+            });
         }
         let queue = self.clone();
         let promise = crate::wasm::platform::promise_of(async move {
