@@ -28,6 +28,7 @@
 use super::entry::flag;
 use crate::core::sort::sort_by;
 use super::stored::{self, KeyKind};
+use super::send::BodyFit;
 use super::{BatchId, FlushReport, Outbox, MAX_EXPIRED};
 
 /// The most one `keepalive` request body may hold: browsers cap the bodies of a page's `keepalive` requests
@@ -55,10 +56,6 @@ pub struct FarewellSend {
     pub records: usize,
 }
 
-/// `{"tracked":[`
-const BODY_OPEN: &str = "{\"tracked\":[";
-/// `]}`
-const BODY_CLOSE: &str = "]}";
 
 impl Outbox {
     /// A page is going away: picks what to send in one `keepalive` request and what to write to the store,
@@ -117,40 +114,13 @@ impl Outbox {
         }
         let limit = self.config.max_batch_size.max(1);
         let max_bytes = KEEPALIVE_MAX_BODY_BYTES.min(self.config.max_batch_bytes);
-        let mut positions = Vec::new();
-        let mut body_len = BODY_OPEN.len() + BODY_CLOSE.len();
-        for (pos, row) in self.live.iter() {
-            if positions.len() >= limit {
-                break;
-            }
-            if row.batch != 0 || row.due_ms > now_ms {
-                continue;
-            }
-            let added = row.rec.json_len() + usize::from(!positions.is_empty());
-            // A browser refuses a keepalive body over its budget: what does not fit waits for the next page.
-            if body_len.saturating_add(added) > max_bytes {
-                continue;
-            }
-            body_len += added;
-            positions.push(pos);
-        }
+        let (positions, body_len) = self.pick_due(now_ms, limit, max_bytes, BodyFit::NeverOverSkipping);
         if positions.is_empty() {
             return None;
         }
         self.next_batch = self.next_batch.wrapping_add(1).max(1);
         let id = BatchId(self.next_batch);
-        let mut body = String::with_capacity(body_len);
-        body.push_str(BODY_OPEN);
-        for &pos in &positions {
-            if let Some(row) = self.live.get_mut(pos) {
-                if body.len() > BODY_OPEN.len() {
-                    body.push(',');
-                }
-                body.push_str(row.rec.json());
-                row.due_ms = lease_until_ms;
-            }
-        }
-        body.push_str(BODY_CLOSE);
+        let body = self.body_of(&positions, body_len, |row| row.due_ms = lease_until_ms);
         self.due_cache = None;
         // Not in flight (no drain waits for it): a reply, if one comes, is honoured as a late one.
         if self.expired.len() >= MAX_EXPIRED {

@@ -55,18 +55,10 @@ impl Outbox {
                 let sent_before = self.sent_total;
                 for (slot, record) in slots.iter().zip(records) {
                     let Some(pos) = *slot else { continue };
-                    match record {
-                        RecordVerdict::Accepted { .. } => self.deliver(pos),
-                        RecordVerdict::Rejected { errors } => {
-                            let reason = DeliveryError::Rejected { errors: errors.clone() }.to_string();
-                            self.dead_letter(pos, now_ms, reason, Some(status), errors);
-                        }
-                        // Never resent blindly: the server took the request (see the module docs).
-                        RecordVerdict::Unconfirmed { error } => {
-                            self.dead_letter(pos, now_ms, unconfirmed_reason(status, &error), Some(status), Vec::new());
-                        }
-                        // Due now, with no attempt counted.
-                        RecordVerdict::Resend => {}
+                    // Unconfirmed: never resent blindly, the server took the request (see the module docs).
+                    // Resend: due now, with no attempt counted.
+                    if let Some(RecordVerdict::Unconfirmed { error }) = self.apply_definitive(pos, record, status, now_ms) {
+                        self.dead_letter(pos, now_ms, unconfirmed_reason(status, &error), Some(status), Vec::new());
                     }
                 }
                 if self.sent_total > sent_before {
@@ -158,14 +150,22 @@ impl Outbox {
         let Verdict::PerRecord { status, records, .. } = self.verdict(&slots, outcome, 1, now_ms, 0.0) else { return };
         for (slot, record) in slots.iter().zip(records) {
             let Some(pos) = *slot else { continue };
-            match record {
-                RecordVerdict::Accepted { .. } => self.deliver(pos),
-                RecordVerdict::Rejected { errors } => {
-                    let reason = DeliveryError::Rejected { errors: errors.clone() }.to_string();
-                    self.dead_letter(pos, now_ms, reason, Some(status), errors);
-                }
-                RecordVerdict::Unconfirmed { .. } | RecordVerdict::Resend => {}
-            }
+            // Unconfirmed or to be resent: the record is being sent again anyway.
+            let _ = self.apply_definitive(pos, record, status, now_ms);
         }
+    }
+
+    /// Applies a definitive per-record verdict (accepted: delivered; rejected: a dead letter with the
+    /// server's errors) and hands back any other (unconfirmed, resend) for the caller to decide.
+    fn apply_definitive(&mut self, pos: u32, record: RecordVerdict, status: u16, now_ms: u64) -> Option<RecordVerdict> {
+        match record {
+            RecordVerdict::Accepted { .. } => self.deliver(pos),
+            RecordVerdict::Rejected { errors } => {
+                let reason = DeliveryError::Rejected { errors: errors.clone() }.to_string();
+                self.dead_letter(pos, now_ms, reason, Some(status), errors);
+            }
+            other => return Some(other),
+        }
+        None
     }
 }

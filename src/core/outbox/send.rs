@@ -1,12 +1,23 @@
 //! Flushes: choosing the next batch, waiting, leases, and the flush report.
 
-use super::entry::flag;
+use super::entry::{flag, Live};
 use super::{BatchId, Flush, FlushReport, InFlight, Outbox, SendOutput, MAX_EXPIRED};
 
 /// `{"tracked":[`
 const BODY_OPEN: &str = "{\"tracked\":[";
 /// `]}`
 const BODY_CLOSE: &str = "]}";
+
+/// What [`Outbox::pick_due`] does with a record that would make the body too large.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum BodyFit {
+    /// A drain's batch: the oldest due record goes even alone over the limit (the server says 413 if it must);
+    /// after it, the batch ends at the first record that does not fit, so records go in order.
+    OldestAlwaysThenStop,
+    /// A `keepalive` body: never over the limit (a browser refuses it); a record that does not fit is
+    /// skipped and waits for the next page.
+    NeverOverSkipping,
+}
 
 impl Outbox {
     /// Starts a drain that may send until `deadline_ms`. Resets the flush counters (sent, dead-lettered,
@@ -72,10 +83,9 @@ impl Outbox {
         due
     }
 
-    /// Picks the due rows, oldest first, builds the body and puts them in flight under a lease.
-    fn start_batch(&mut self, now_ms: u64) -> Option<SendOutput> {
-        let limit = self.batch_limit.max(1);
-        let max_bytes = self.flush.as_ref().map_or(self.config.max_batch_bytes, |f| f.max_batch_bytes);
+    /// The due rows not in a batch, oldest first, at most `limit` of them and fitting `max_bytes` as `fit`
+    /// says, with the length of their body.
+    pub(super) fn pick_due(&self, now_ms: u64, limit: usize, max_bytes: usize, fit: BodyFit) -> (Vec<u32>, usize) {
         let mut positions = Vec::new();
         let mut body_len = BODY_OPEN.len() + BODY_CLOSE.len();
         for (pos, row) in self.live.iter() {
@@ -86,13 +96,43 @@ impl Outbox {
                 continue;
             }
             let added = row.rec.json_len() + usize::from(!positions.is_empty());
-            // The oldest due record always goes, alone if it must; after it, stop at the first that does not fit.
-            if !positions.is_empty() && body_len.saturating_add(added) > max_bytes {
-                break;
+            if body_len.saturating_add(added) > max_bytes {
+                match fit {
+                    BodyFit::OldestAlwaysThenStop if positions.is_empty() => {}
+                    BodyFit::OldestAlwaysThenStop => break,
+                    BodyFit::NeverOverSkipping => continue,
+                }
             }
             body_len = body_len.saturating_add(added);
             positions.push(pos);
         }
+        (positions, body_len)
+    }
+
+    /// The `/track` body of the rows at `positions` (`body_len` long, from [`Outbox::pick_due`]), calling
+    /// `mark` on each row it takes.
+    pub(super) fn body_of(&mut self, positions: &[u32], body_len: usize, mut mark: impl FnMut(&mut Live)) -> String {
+        let mut body = String::with_capacity(body_len);
+        body.push_str(BODY_OPEN);
+        for &pos in positions {
+            if let Some(row) = self.live.get_mut(pos) {
+                if body.len() > BODY_OPEN.len() {
+                    body.push(',');
+                }
+                body.push_str(row.rec.json());
+                mark(row);
+            }
+        }
+        body.push_str(BODY_CLOSE);
+        body
+    }
+
+    /// Picks the due rows, oldest first, builds the body and puts them in flight under a lease.
+    fn start_batch(&mut self, now_ms: u64) -> Option<SendOutput> {
+        let limit = self.batch_limit.max(1);
+        let max_bytes = self.flush.as_ref().map_or(self.config.max_batch_bytes, |f| f.max_batch_bytes);
+        // The oldest due record always goes, alone if it must; after it, stop at the first that does not fit.
+        let (positions, body_len) = self.pick_due(now_ms, limit, max_bytes, BodyFit::OldestAlwaysThenStop);
         if positions.is_empty() {
             self.due_cache = None;
             return None;
@@ -100,19 +140,10 @@ impl Outbox {
         self.next_batch = self.next_batch.wrapping_add(1).max(1);
         let id = BatchId(self.next_batch);
         let lease_until_ms = now_ms.saturating_add(self.config.lease_ms);
-        let mut body = String::with_capacity(body_len);
-        body.push_str(BODY_OPEN);
-        for &pos in &positions {
-            if let Some(row) = self.live.get_mut(pos) {
-                if body.len() > BODY_OPEN.len() {
-                    body.push(',');
-                }
-                body.push_str(row.rec.json());
-                row.batch = id.0;
-                row.due_ms = lease_until_ms;
-            }
-        }
-        body.push_str(BODY_CLOSE);
+        let body = self.body_of(&positions, body_len, |row| {
+            row.batch = id.0;
+            row.due_ms = lease_until_ms;
+        });
         self.in_flight_records += positions.len();
         self.due_cache = None;
         self.in_flight = Some(InFlight { id, positions, lease_until_ms });
