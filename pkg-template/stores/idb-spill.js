@@ -11,6 +11,8 @@
 export function createSpill(dbName, storeName) {
   const prefix = `aicostmanager-edge:spill:${dbName}/${storeName}:`;
   let count = 0;
+  /** The latest time a token was made with: a clock set back between two puts must not order them backwards. */
+  let last = 0;
 
   function storage() {
     try {
@@ -25,8 +27,9 @@ export function createSpill(dbName, storeName) {
       const local = storage();
       if (!local) return null;
       count += 1;
+      last = Math.max(last, Date.now());
       const random = Math.random().toString(36).slice(2, 8);
-      const token = `${prefix}${Date.now().toString(36).padStart(9, '0')}:${String(count).padStart(9, '0')}:${random}`;
+      const token = `${prefix}${last.toString(36).padStart(9, '0')}:${String(count).padStart(9, '0')}:${random}`;
       try {
         local.setItem(token, JSON.stringify(entries));
         return token;

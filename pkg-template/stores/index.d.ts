@@ -73,9 +73,10 @@ export interface IndexedDbOutboxStore extends OutboxStore {
 
 /**
  * An outbox in IndexedDB for pages and web workers, shared by every tab of the origin, opened on first use.
- * Once open, each call starts its transaction before it returns (a `pagehide` write commits as the page unloads);
- * a `put` made while it is still opening is also kept in localStorage (keys "aicostmanager-edge:spill:…") until
- * IndexedDB has it, and the next `list()` moves what a page that went away left there. Falls back to memory (and says so in `durability` / `fallbackReason`) where IndexedDB is missing or fails;
+ * Once open, each call starts its transaction before it returns; a `put` made while it is still opening, in a
+ * `pagehide` handler (Chromium may drop that transaction with the page), or while an earlier such `put` is not in
+ * IndexedDB yet is also kept in localStorage (keys "aicostmanager-edge:spill:…") until IndexedDB has it, and the
+ * next `list()` moves what a page that went away left there, oldest first. Falls back to memory (and says so in `durability` / `fallbackReason`) where IndexedDB is missing or fails;
  * never rejects because of IndexedDB. Throws a TypeError for an empty `dbName` or `storeName`.
  */
 export declare function indexedDbStore(options?: IndexedDbStoreOptions): IndexedDbOutboxStore;

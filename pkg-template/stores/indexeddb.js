@@ -9,6 +9,27 @@ import { checkEntries, checkKeys, checkPrefix } from './validate.js';
 let realmLocks;
 
 /**
+ * True from a `pagehide` until the next `pageshow` (a page back from the back/forward cache): a put made then is
+ * spilled too, even with the database open. Chromium sometimes drops a transaction started in `pagehide` with
+ * the page; the localStorage write made in that task stays. Capture listeners on the window run before the
+ * page's own `pagehide` handlers (the one that flushes), whenever those were added.
+ */
+let leaving = false;
+let watchingPage = false;
+
+function watchPage() {
+  if (watchingPage) return;
+  watchingPage = true;
+  try {
+    if (typeof globalThis.document === 'undefined' || typeof globalThis.addEventListener !== 'function') return;
+    globalThis.addEventListener('pagehide', () => (leaving = true), { capture: true });
+    globalThis.addEventListener('pageshow', () => (leaving = false), { capture: true });
+  } catch {
+    // no page events here: nothing to watch
+  }
+}
+
+/**
  * An outbox store in IndexedDB, for pages and web workers (dedicated, shared, service). Queued records survive
  * reloads, closed tabs and browser restarts (until the browser evicts the origin's storage), and every tab of the
  * origin sees the same outbox.
@@ -17,8 +38,10 @@ let realmLocks;
  *   when created or imported. `put` and `delete` are one readwrite transaction per call: all or nothing.
  *   `list(prefix)` reads one key range. `consistent: true` (IndexedDB transactions are seen at once by all tabs).
  *   Once the database is open, a call starts its transaction before it returns, so a `put` made in a `pagehide`
- *   handler is committed as the page unloads; a `put` made before it is open is also kept in localStorage (where
- *   there is one) until IndexedDB has it, and the next `list()` moves what a page that went away left there.
+ *   handler is normally committed as the page unloads; a `put` made before it is open, in a `pagehide` handler,
+ *   or while an earlier such `put` is not in IndexedDB yet is also kept in localStorage (where there is one)
+ *   until IndexedDB has it (so the next `list()`, which moves what a page that went away left there, oldest
+ *   first, ends on the newest write).
  * - `lock(name, fn)` holds the Web Lock `"aicostmanager-edge:" + name`, so only one tab (or worker) drains at a
  *   time. Without Web Locks it excludes within this page or worker only.
  * - Falls back to an in-memory store when `indexedDB` is missing, or opening the database or a transaction fails
@@ -44,6 +67,8 @@ export function indexedDbStore({ dbName = 'aicostmanager-edge', storeName = 'out
   let unreadable = false;
   /** Where a put made before the database is open keeps its entries until IndexedDB has them (idb-spill.js). */
   const spill = createSpill(dbName, storeName);
+  /** Spills this store kept and has not dropped yet (their IndexedDB write has not completed). */
+  let spillsOut = 0;
   /** Set once: resolves to the memory store that serves every call from then on. */
   let fallback = null;
   let fallbackReason;
@@ -118,6 +143,7 @@ export function indexedDbStore({ dbName = 'aicostmanager-edge', storeName = 'out
   }
 
   if (!factory) fallBack('indexedDB is not available in this context', null);
+  watchPage();
 
   const lock = (name, fn) => {
     const locks = globalThis.navigator?.locks;
@@ -140,8 +166,12 @@ export function indexedDbStore({ dbName = 'aicostmanager-edge', storeName = 'out
       const checked = checkEntries(entries);
       if (checked.length === 0) return;
       // No transaction can start before the database is open: keep the entries where a page that goes away
-      // meanwhile leaves them for the next one.
-      const spilled = openDb || fallback ? null : spill.keep(checked);
+      // meanwhile leaves them for the next one. While an earlier spill is still out, spill this put too, even
+      // with the database open: the next page replays spills over IndexedDB, and an older spill left without
+      // this newer write after it would undo it (a keepalive flush's leased rows replaced by the unleased ones
+      // of the same tick, then sent again). And while the page goes away (`leaving`).
+      const spilled = fallback || (openDb && spillsOut === 0 && !leaving) ? null : spill.keep(checked);
+      if (spilled) spillsOut += 1;
       try {
         await run(
           'write',
@@ -154,7 +184,10 @@ export function indexedDbStore({ dbName = 'aicostmanager-edge', storeName = 'out
           (memory) => memory.put(checked),
         );
       } finally {
-        if (spilled) spill.drop(spilled);
+        if (spilled) {
+          spill.drop(spilled);
+          spillsOut -= 1;
+        }
       }
     },
     async list(prefix) {

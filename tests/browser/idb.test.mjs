@@ -132,6 +132,99 @@ describe('indexedDbStore(): persistence and tabs', () => {
     }
   });
 
+  /**
+   * A put made before the database is open (spilled), its transaction held behind another connection's, then a
+   * second put of the same key once the database is open; `clockBack` sets Date.now back an hour between them.
+   */
+  async function spillOrderCase(dbName, clockBack) {
+    const page = await openPage();
+    try {
+      const seen = await page.evaluate(async ([dbName, clockBack]) => {
+        const spillPrefix = `aicostmanager-edge:spill:${dbName}/outbox:`;
+        const spills = () => Object.keys(localStorage).filter((t) => t.startsWith(spillPrefix)).sort();
+        const open = () =>
+          new Promise((resolve, reject) => {
+            const request = indexedDB.open(dbName);
+            request.onupgradeneeded = () => request.result.createObjectStore('outbox', { keyPath: 'key' });
+            request.onsuccess = () => resolve(request.result);
+            request.onerror = () => reject(request.error);
+          });
+        // Another connection holds a readwrite transaction (kept alive by a chain of requests): the store's
+        // writes wait behind it, as a write waits for its commit while the page goes away.
+        const blocker = await open();
+        const tx = blocker.transaction('outbox', 'readwrite');
+        const blocked = tx.objectStore('outbox');
+        let hold = true;
+        const spin = () => {
+          if (hold) blocked.get('none').onsuccess = spin;
+        };
+        spin();
+        const blockerDone = new Promise((resolve) => {
+          tx.oncomplete = resolve;
+        });
+        const store = window.pkg.indexedDbStore({ dbName });
+        const older = store.put([{ key: 'q/1', value: 'older' }]); // the database not open yet: spilled
+        // Opens are served in order: once this one succeeds, the store's database is open and the older put's
+        // transaction waits behind the blocker.
+        (await open()).close();
+        if (clockBack) {
+          const realNow = Date.now;
+          Date.now = () => realNow() - 3_600_000;
+        }
+        const newer = store.put([{ key: 'q/1', value: 'newer' }]);
+        // What a page going away now leaves for the next one's list(): the spills, replayed oldest first.
+        const replayed = spills().flatMap((token) => JSON.parse(localStorage.getItem(token)));
+        hold = false;
+        await Promise.all([older, newer, blockerDone]);
+        blocker.close();
+        return { replayed, spillsLeft: spills().length, listed: await store.list('q/') };
+      }, [dbName, clockBack]);
+      assert.equal(seen.replayed.at(-1)?.value, 'newer', `replaying the spills ends on an older write: ${JSON.stringify(seen.replayed)}`);
+      assert.deepEqual(seen.listed, [{ key: 'q/1', value: 'newer' }]);
+      assert.equal(seen.spillsLeft, 0, 'a spill was not dropped once IndexedDB had its write');
+    } finally {
+      await page.close();
+    }
+  }
+
+  test('a put while an earlier put is spilled and not yet in IndexedDB is spilled after it: replayed, the newer write stays', async () => {
+    await spillOrderCase('spill-order', false);
+  });
+
+  test('the same with the clock set back between the two puts', async () => {
+    await spillOrderCase('spill-order-clock', true);
+  });
+
+  test('a put made while the page goes away (pagehide, database open) is spilled too, until IndexedDB has it; after pageshow it is not', async () => {
+    const page = await openPage();
+    try {
+      const seen = await page.evaluate(async () => {
+        const spillPrefix = 'aicostmanager-edge:spill:spill-leaving/outbox:';
+        const spills = () => Object.keys(localStorage).filter((t) => t.startsWith(spillPrefix)).length;
+        const store = window.pkg.indexedDbStore({ dbName: 'spill-leaving' });
+        await store.put([{ key: 'q/1', value: 'open' }]); // the database is open from here on
+        const out = {};
+        // A handler that flushes runs as the page goes away: the store's capture listener has seen the event.
+        addEventListener('pagehide', () => {
+          const put = store.put([{ key: 'q/1', value: 'leaving' }]);
+          out.inHandler = spills();
+          out.leaving = put;
+        });
+        dispatchEvent(new PageTransitionEvent('pagehide', { persisted: true }));
+        await out.leaving;
+        out.afterWrite = spills();
+        dispatchEvent(new PageTransitionEvent('pageshow', { persisted: true }));
+        const back = store.put([{ key: 'q/1', value: 'back' }]);
+        out.afterShow = spills();
+        await back;
+        return { inHandler: out.inHandler, afterWrite: out.afterWrite, afterShow: out.afterShow, listed: await store.list('q/') };
+      });
+      assert.deepEqual(seen, { inHandler: 1, afterWrite: 0, afterShow: 0, listed: [{ key: 'q/1', value: 'back' }] });
+    } finally {
+      await page.close();
+    }
+  });
+
   test('two tabs share the store, and tab B\'s lock waits until tab A\'s lock ends', async () => {
     const a = await openPage();
     const b = await openPage();
