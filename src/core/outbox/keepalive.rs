@@ -29,6 +29,7 @@ use super::entry::flag;
 use crate::core::sort::sort_by;
 use super::stored::{self, KeyKind};
 use super::send::BodyFit;
+use super::store_ops::confirm_or_rewrite;
 use super::{BatchId, FlushReport, Outbox, MAX_EXPIRED};
 
 /// The most one `keepalive` request body may hold: browsers cap the bodies of a page's `keepalive` requests
@@ -138,23 +139,13 @@ impl Outbox {
         for (key, _) in put {
             match stored::split_key(&ns, key) {
                 Some((KeyKind::Queued, id)) => {
-                    let Some(pos) = self.live.find(id) else { continue };
-                    if ok {
-                        if let Some(row) = self.live.get_mut(pos) {
-                            row.flags |= flag::CONFIRMED;
-                        }
-                    } else {
-                        self.live.mark_dirty(pos);
+                    if let Some(pos) = self.live.find(id) {
+                        confirm_or_rewrite(&mut self.live, pos, ok);
                     }
                 }
                 Some((KeyKind::Dead, id)) => {
-                    let Some(pos) = self.dead.find(id) else { continue };
-                    if ok {
-                        if let Some(row) = self.dead.get_mut(pos) {
-                            row.flags |= flag::CONFIRMED;
-                        }
-                    } else {
-                        self.dead.mark_dirty(pos);
+                    if let Some(pos) = self.dead.find(id) {
+                        confirm_or_rewrite(&mut self.dead, pos, ok);
                     }
                 }
                 None => {}

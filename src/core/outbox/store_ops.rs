@@ -119,10 +119,16 @@ fn settle_put<T: Row>(table: &mut Table<T>, id: &str, ok: bool) {
         return;
     }
     *flags &= !flag::IN_PUT;
-    if ok {
-        *flags |= flag::CONFIRMED;
-    } else {
+    confirm_or_rewrite(table, pos, ok);
+}
+
+/// After a write of the row at `pos`: `ok` marks it confirmed in the store, a failure marks it to be written
+/// again with the next store operation.
+pub(super) fn confirm_or_rewrite<T: Row>(table: &mut Table<T>, pos: u32, ok: bool) {
+    if !ok {
         table.mark_dirty(pos);
+    } else if let Some(row) = table.get_mut(pos) {
+        *row.flags_mut() |= flag::CONFIRMED;
     }
 }
 
