@@ -7,11 +7,15 @@
 
 use crate::core::decimal::display_f64;
 use crate::wasm::guarded::get;
-use crate::wasm::js_value::js_string;
+use crate::wasm::js_value::{js_string, leading_units};
 use wasm_bindgen::JsValue;
 
 /// Most characters of a description (a store may reject with a huge string).
 const MAX_CHARS: usize = 500;
+
+/// Most UTF-16 units of one string read into wasm memory: enough for `MAX_CHARS` characters and one more (so
+/// that the cut below still sees a longer text), whatever the string's length.
+const MAX_READ_UNITS: u32 = 2 * MAX_CHARS as u32 + 2;
 
 /// How deep `cause` chains are followed.
 const MAX_CAUSES: usize = 3;
@@ -42,7 +46,7 @@ pub fn describe(value: &JsValue) -> String {
 
 fn describe_one(value: &JsValue) -> String {
     if value.is_string() {
-        return js_string(value).unwrap_or_else(|| "a string with an unpaired surrogate".to_owned());
+        return text(value).unwrap_or_else(|| "a string with an unpaired surrogate".to_owned());
     }
     if let Some(n) = value.as_f64() {
         return display_f64(n);
@@ -62,7 +66,7 @@ fn describe_one(value: &JsValue) -> String {
     if value.is_symbol() {
         return "a symbol".to_owned();
     }
-    let text_of = |name: &str| get(value, name).ok().and_then(|v| js_string(&v)).filter(|s| !s.is_empty());
+    let text_of = |name: &str| get(value, name).ok().and_then(|v| text(&v)).filter(|s| !s.is_empty());
     let message = text_of("message");
     let name = text_of("name");
     let code = text_of("code");
@@ -70,7 +74,7 @@ fn describe_one(value: &JsValue) -> String {
         (Some(name), Some(message)) => format!("{name}: {message}"),
         (None, Some(message)) => message,
         (Some(name), None) => name,
-        (None, None) => match js_sys::JSON::stringify(value).ok().and_then(|s| s.as_string()) {
+        (None, None) => match js_sys::JSON::stringify(value).ok().and_then(|s| text(&s)) {
             Some(json) if json != "{}" => json,
             _ => "an object without a message".to_owned(),
         },
@@ -81,4 +85,13 @@ fn describe_one(value: &JsValue) -> String {
         }
     }
     text
+}
+
+/// A string's text, at most [`MAX_READ_UNITS`] of it copied; `None` for a non-string or an unpaired
+/// surrogate.
+fn text(value: &JsValue) -> Option<String> {
+    if !value.is_string() {
+        return None;
+    }
+    js_string(&leading_units(value, MAX_READ_UNITS).into())
 }

@@ -1,8 +1,9 @@
 //! Turning core errors into the JavaScript errors users catch: `Error` with `name` "AicmError" and a stable `code`.
 
 use crate::core::error::TrackError;
-use js_sys::{Error, JsString, Reflect};
-use wasm_bindgen::{JsCast, JsValue};
+use crate::wasm::js_value::leading_units;
+use js_sys::{Error, Reflect};
+use wasm_bindgen::JsValue;
 
 /// An `Error` with `name = "AicmError"` and `code` set, ready to throw.
 pub fn coded_error(code: &str, message: &str) -> JsValue {
@@ -38,7 +39,5 @@ pub fn describe_thrown(value: &JsValue) -> String {
 
 /// A string value's text, at most [`MAX_THROWN_UNITS`] units of it (the copy is cut in JavaScript first).
 fn short(value: &JsValue) -> String {
-    let text: &JsString = value.unchecked_ref();
-    let text = if text.length() > MAX_THROWN_UNITS { text.slice(0, MAX_THROWN_UNITS) } else { text.clone() };
-    String::from(text)
+    String::from(leading_units(value, MAX_THROWN_UNITS))
 }

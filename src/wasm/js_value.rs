@@ -128,6 +128,19 @@ pub fn js_string(value: &JsValue) -> Option<String> {
     js_text(value).ok()
 }
 
+/// The first `max_units` UTF-16 units of the string `value`, cut in JavaScript before anything is copied into
+/// wasm memory (a thrown or rejected string may be 50 MB) and never inside a surrogate pair; the string itself
+/// when it is no longer. `value` must be a string (check `is_string()` first: `length` of anything else throws).
+pub fn leading_units(value: &JsValue, max_units: u32) -> JsString {
+    let text: &JsString = value.unchecked_ref();
+    if text.length() <= max_units {
+        return text.clone();
+    }
+    let before_cut = max_units.checked_sub(1).map_or(0.0, |i| text.char_code_at(i));
+    let cut = if (0xD800 as f64..0xDC00 as f64).contains(&before_cut) { max_units - 1 } else { max_units };
+    text.slice(0, cut)
+}
+
 /// [`js_string`] for the short strings a user passes besides usage and context (service key, response id,
 /// customer key, timestamp, option values): also `None` for a string longer than [`MAX_SCALAR_UNITS`], which
 /// is then not copied.
