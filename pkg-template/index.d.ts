@@ -58,12 +58,36 @@ export interface AicmError extends Error {
   code: AicmErrorCode;
 }
 
+/**
+ * Where a tracker hands its records instead of POSTing them to `/track`: a Cloudflare Queue (`queueSink`), a
+ * Durable Object outbox (`durableObjectSink`), or your own object. Whoever drains the sink holds the API key
+ * and delivers (the queue consumer, the Durable Object), so a tracker with a sink needs no `apiKey`.
+ */
+export interface TrackerSink {
+  /** A short name for messages, e.g. "cloudflare-queue" (1 to 64 printable ASCII characters). Default "sink". */
+  readonly kind?: string;
+  /**
+   * Takes records: each string is one record's JSON text exactly as it would be in a `/track` body
+   * (`{"service_key":…,"response_id":…,…}`), in order. Resolve (to anything) once every record is taken
+   * durably; throw or reject when none is (the records are retried like after a network error: backoff,
+   * `maxAttempts`; `error.code` "E_SINK", `error.cause` what you threw). Called with the sink as `this`,
+   * raced against `timeoutMs` (past it: `E_TIMEOUT`, and `"unknown"` once attempts run out: you may hold them).
+   */
+  send(records: string[]): Promise<unknown>;
+  /** Optional: largest record text you take, in UTF-8 bytes; the tracker's `maxRecordBytes` becomes the smaller. */
+  readonly maxRecordBytes?: number;
+  /** Optional: most records per `send`; the tracker's `maxBatchSize` becomes the smaller. */
+  readonly maxBatchSize?: number;
+  /** Optional: most bytes per `send` (the texts plus one byte per record); `maxBatchBytes` becomes the smaller. */
+  readonly maxBatchBytes?: number;
+}
+
 /** How records are delivered: at once (`track` resolves to the result), or through an outbox in a store. */
 export type DeliveryType = "immediate" | "persistent_queue";
 
 /** Options of `new Tracker(options)`. Invalid values throw `E_INVALID_OPTION` from the constructor. */
 export interface TrackerOptions<D extends DeliveryType = "immediate"> {
-  /** The AICostManager API key, sent as `Authorization: Bearer <apiKey>`. Required unless `proxy` is true (else `E_MISSING_API_KEY`). */
+  /** The AICostManager API key, sent as `Authorization: Bearer <apiKey>`. Required unless `proxy` is true or a `sink` is given (else `E_MISSING_API_KEY`). */
   apiKey?: string;
   /** `apiBase` is your own proxy that adds the key: no `Authorization` header is sent unless `apiKey` is also given. Default false. */
   proxy?: boolean;
@@ -133,6 +157,13 @@ export interface TrackerOptions<D extends DeliveryType = "immediate"> {
   maxBatchBytes?: number;
   /** The fetch to send requests with. Default `globalThis.fetch`. Useful for tests, proxies and custom agents. */
   fetch?: (input: string, init: RequestInit) => Promise<Response>;
+  /**
+   * Hand records to this sink instead of POSTing them (see `TrackerSink`): immediate `track` resolves
+   * `"queued"` once the sink took the record; a persistent queue's `flush()` hands due records over. With a
+   * sink, `apiKey`, `proxy`, `apiBase`, `apiUrl` and `fetch` are refused (`E_INVALID_OPTION`): the sink's
+   * consumer holds the key and the endpoint. The sink's limits apply on top of the tracker's (the smaller wins).
+   */
+  sink?: TrackerSink;
 }
 
 /** Per-call options of `track`. */
@@ -185,9 +216,10 @@ export interface DeliveryFailure {
    * Stable code: `E_NETWORK` (no response), `E_TIMEOUT` (no response within `timeoutMs`), `E_HTTP_STATUS` (a status that
    * is not retried, or retries exhausted), `E_TOO_LARGE` (413 for this record alone), `E_INVALID_RESPONSE` (a 2xx that is
    * not a /track reply: not retried), `E_MISSING_RESULT` (the reply has no result for this record), `E_REJECTED` (the
-   * server refused this record: see `errors`).
+   * server refused this record: see `errors`), `E_SINK` (the tracker's sink threw or rejected: its message names
+   * the sink's kind and the reason).
    */
-  code: "E_NETWORK" | "E_TIMEOUT" | "E_HTTP_STATUS" | "E_TOO_LARGE" | "E_INVALID_RESPONSE" | "E_MISSING_RESULT" | "E_REJECTED";
+  code: "E_NETWORK" | "E_TIMEOUT" | "E_HTTP_STATUS" | "E_TOO_LARGE" | "E_INVALID_RESPONSE" | "E_MISSING_RESULT" | "E_REJECTED" | "E_SINK";
   /**
    * What went wrong, in words; for `E_NETWORK` it names the URL (without credentials or query string) and the
    * reason, `cause` chain included (`... TypeError: fetch failed (cause: Error: connect ECONNREFUSED ...)`).
@@ -195,7 +227,7 @@ export interface DeliveryFailure {
   message: string;
   /** The HTTP status for `E_HTTP_STATUS` and `E_TOO_LARGE`; null for the other codes. */
   httpStatus: number | null;
-  /** `E_NETWORK` only: what `fetch` threw or rejected with (Node: a `TypeError` whose `cause.code` is e.g. "ECONNREFUSED"). */
+  /** `E_NETWORK`: what `fetch` threw or rejected with (Node: a `TypeError` whose `cause.code` is e.g. "ECONNREFUSED"); `E_SINK`: what the sink's `send` threw or rejected with. */
   cause?: unknown;
 }
 

@@ -85,6 +85,44 @@ pub fn chunk(records: Vec<EncodedRecord>, max_count: usize, max_bytes: usize) ->
     groups
 }
 
+/// The record texts of a body built by [`encode_body`] (or the outbox's equivalent), in order, each exactly as
+/// it was written: what a sink's `send` is handed instead of the body. Splits at the commas between the
+/// top-level elements of the `tracked` array, skipping strings (escapes included). `None` for text that is
+/// not such a body; `Some(vec![])` for `{"tracked":[]}`.
+pub fn records_of_body(body: &str) -> Option<Vec<&str>> {
+    let inner = body.strip_prefix(BODY_OPEN)?.strip_suffix(BODY_CLOSE)?;
+    let mut records = Vec::new();
+    let (mut depth, mut in_string, mut escaped, mut start) = (0usize, false, false, 0usize);
+    for (at, byte) in inner.bytes().enumerate() {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => depth = depth.checked_sub(1)?,
+            b',' if depth == 0 => {
+                records.push(inner.get(start..at)?);
+                start = at + 1;
+            }
+            _ => {}
+        }
+    }
+    if in_string || depth != 0 {
+        return None;
+    }
+    if start < inner.len() || !records.is_empty() {
+        records.push(inner.get(start..)?);
+    }
+    records.iter().all(|r| r.starts_with('{') && r.ends_with('}')).then_some(records)
+}
+
 /// The response ids of a `{"tracked": [...]}` body, read back with the real JSON parser (which also checks the
 /// body's shape). For the delivery tests, which see what a server would.
 #[cfg(test)]
@@ -103,6 +141,26 @@ pub(crate) fn response_ids_in(body: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A sink gets back exactly the texts that went into the body, whatever they contain (commas, braces and
+    /// escaped quotes inside strings, nesting), and nothing for what is not a body.
+    #[test]
+    fn records_of_body_gives_back_each_record_verbatim() {
+        let texts = [
+            r#"{"service_key":"a::b","response_id":"r1","payload":{"x":[1,{"y":"},{"}]}}"#,
+            r#"{"service_key":"a::b","response_id":"r\"2,","payload":{"s":"\\","t":"]["}}"#,
+            r#"{"response_id":"r3"}"#,
+        ];
+        let records: Vec<EncodedRecord> =
+            texts.iter().enumerate().map(|(i, t)| EncodedRecord { response_id: format!("r{i}"), json: (*t).to_owned() }).collect();
+        for n in 0..=texts.len() {
+            let body = encode_body(&records[..n]);
+            assert_eq!(records_of_body(&body), Some(texts[..n].to_vec()), "{body}");
+        }
+        for bad in ["", "{\"tracked\":[", "{\"tracked\":[{]}", "{\"tracked\":[1,2]}", "{\"tracked\":[{\"a\":\"}]}", "[{}]"] {
+            assert_eq!(records_of_body(bad), None, "{bad}");
+        }
+    }
 
     fn rec(id: &str, pad: usize) -> EncodedRecord {
         EncodedRecord {

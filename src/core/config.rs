@@ -94,7 +94,7 @@ pub enum OptionKeys {
 
 const TRACKER_KEYS: &[&str] = &[
     "apiKey", "proxy", "apiBase", "apiUrl", "deliveryType", "customerKey", "context", "anonymizeFields",
-    "anonymizer", "fetch", "store",
+    "anonymizer", "fetch", "store", "sink",
 ];
 const TRACK_KEYS: &[&str] = &["responseId", "timestamp", "customerKey", "context", "anonymizeFields", "anonymizer"];
 const BATCH_OPTION_KEYS: &[&str] = &["anonymizeFields", "anonymizer"];
@@ -168,6 +168,60 @@ pub struct TrackerConfig {
     pub max_queue_bytes: usize,
     /// Persistent queue only: a record older than this is dead-lettered at its next failure.
     pub max_age_ms: u64,
+    /// The `sink` option: records are handed to it instead of POSTed ([`SinkConfig`]).
+    pub sink: Option<SinkConfig>,
+}
+
+/// What the tracker knows of its sink (the `sink` option: a Cloudflare Queue, a Durable Object outbox, or
+/// any object with `send(records)`): its name for messages and the limits it declares, which
+/// [`TrackerConfig::finish`] applies on top of the tracker's own (the smaller wins).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SinkConfig {
+    /// The sink's `kind` ("cloudflare-queue", "durable-object"; "sink" when it gives none).
+    pub kind: String,
+    /// Largest record text it takes, in UTF-8 bytes.
+    pub max_record_bytes: Option<usize>,
+    /// Most records per `send`.
+    pub max_batch_size: Option<usize>,
+    /// Most bytes per `send` (the texts plus one byte per record, as a `/track` body counts them).
+    pub max_batch_bytes: Option<usize>,
+}
+
+/// Longest `sink.kind` accepted, in bytes.
+pub const MAX_SINK_KIND_BYTES: usize = 64;
+
+/// The `sink` limits the bindings read, by their JS names.
+pub const SINK_LIMITS: &[&str] = &["maxRecordBytes", "maxBatchSize", "maxBatchBytes"];
+
+impl SinkConfig {
+    /// A sink named `kind` (`None`: "sink") without limits. A kind that is empty, longer than
+    /// [`MAX_SINK_KIND_BYTES`] or not printable ASCII is `E_INVALID_OPTION` (`sink.kind`).
+    pub fn new(kind: Option<&str>) -> Result<SinkConfig, TrackError> {
+        let kind = kind.unwrap_or("sink");
+        let printable = kind.bytes().all(|b| (0x21..0x7f).contains(&b));
+        if kind.is_empty() || kind.len() > MAX_SINK_KIND_BYTES || !printable {
+            let reason = format!("must be 1 to {MAX_SINK_KIND_BYTES} printable ASCII characters, got {}", quoted(kind));
+            return Err(invalid("sink.kind", reason));
+        }
+        Ok(SinkConfig { kind: kind.to_owned(), max_record_bytes: None, max_batch_size: None, max_batch_bytes: None })
+    }
+
+    /// Sets one of the [`SINK_LIMITS`] by its JS name: a positive integer (a `maxBatchSize` above the
+    /// tracker's 1000 is taken as 1000 by [`TrackerConfig::finish`]); anything else is `E_INVALID_OPTION`.
+    pub fn set_limit(&mut self, name: &str, value: f64) -> Result<(), TrackError> {
+        let option = format!("sink.{name}");
+        if !value.is_finite() || value.fract() != 0.0 || value < 1.0 || value > u32::MAX as f64 {
+            return Err(invalid(&option, format!("must be a positive integer, got {}", display_f64(value))));
+        }
+        let n = Some(value as usize);
+        match name {
+            "maxRecordBytes" => self.max_record_bytes = n,
+            "maxBatchSize" => self.max_batch_size = n,
+            "maxBatchBytes" => self.max_batch_bytes = n,
+            _ => return Err(invalid(&option, "is not a sink limit")),
+        }
+        Ok(())
+    }
 }
 
 impl Default for TrackerConfig {
@@ -189,6 +243,7 @@ impl Default for TrackerConfig {
             max_queue_size: 10_000,
             max_queue_bytes: 16 * 1024 * 1024,
             max_age_ms: 7 * 24 * 3600 * 1000,
+            sink: None,
         }
     }
 }
@@ -207,6 +262,9 @@ pub const NUMERIC_OPTIONS: &[(&str, u64, u64)] = &[
     ("maxQueueBytes", 1024, 1024 * 1024 * 1024),
     ("maxAgeMs", 1000, 365 * 24 * 3600 * 1000),
 ];
+
+/// Options that only say where and how to POST: refused with a `sink` ([`TrackerConfig::finish`]).
+pub const POST_ONLY_OPTIONS: &[&str] = &["apiKey", "proxy", "apiBase", "apiUrl", "fetch"];
 
 /// The delivery types, by their JS names.
 pub const DELIVERY_TYPES: &[(&str, DeliveryType)] =
@@ -298,8 +356,14 @@ impl TrackerConfig {
         }
     }
 
-    /// Final checks across options: a key unless `proxy`, and a relative `apiBase` only with `proxy`.
-    pub fn finish(self) -> Result<TrackerConfig, TrackError> {
+    /// Final checks across options: a key unless `proxy` or a sink, and a relative `apiBase` only with
+    /// `proxy`. With a sink, its limits are applied: the smaller of each pair wins
+    /// ([`TrackerConfig::apply_sink_limits`]).
+    pub fn finish(mut self) -> Result<TrackerConfig, TrackError> {
+        if self.sink.is_some() {
+            self.apply_sink_limits();
+            return Ok(self);
+        }
         if self.api_key.is_none() && !self.proxy {
             return Err(TrackError::MissingApiKey);
         }
@@ -313,6 +377,33 @@ impl TrackerConfig {
         Ok(self)
     }
 
+    /// With a sink, the options that only say where to POST ([`POST_ONLY_OPTIONS`]) are refused: nothing is
+    /// POSTed by this tracker, and the sink's consumer holds the key and the endpoint. `given` are the names
+    /// of the options the user set.
+    pub fn check_sink_options(&self, given: &[&str]) -> Result<(), TrackError> {
+        if self.sink.is_none() {
+            return Ok(());
+        }
+        match given.iter().find(|name| POST_ONLY_OPTIONS.contains(name)) {
+            Some(name) => Err(invalid(
+                name,
+                "is not used with a sink: the sink's consumer (handleQueueBatch, the AicmOutbox Durable Object) \
+                 holds the API key and the endpoint",
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Takes the sink's limits where they are smaller than the tracker's; a record limit above the (new)
+    /// batch limit is cut to it, so that every record fits in one `send`.
+    fn apply_sink_limits(&mut self) {
+        let Some(sink) = &self.sink else { return };
+        let smaller = |own: usize, theirs: Option<usize>| theirs.map_or(own, |t| own.min(t));
+        self.max_batch_size = smaller(self.max_batch_size, sink.max_batch_size);
+        self.max_batch_bytes = smaller(self.max_batch_bytes, sink.max_batch_bytes);
+        self.max_record_bytes = smaller(self.max_record_bytes, sink.max_record_bytes).min(self.max_batch_bytes);
+    }
+
     /// Checks the `store` option against the delivery type (call it after [`TrackerConfig::finish`], with
     /// whether a store was given): a store is used only with `deliveryType: "persistent_queue"`, so one given
     /// to an immediate tracker is `E_INVALID_OPTION` rather than silently unused.
@@ -321,6 +412,15 @@ impl TrackerConfig {
             return Err(invalid("store", "is used only with deliveryType \"persistent_queue\""));
         }
         Ok(())
+    }
+
+    /// Where records go, for the outbox's namespace ([`crate::core::fingerprint::namespace`]): the endpoint
+    /// and key, or `sink:<kind>` for a sink (which has neither).
+    pub fn destination(&self) -> (String, &str, &str) {
+        match &self.sink {
+            Some(sink) => (format!("sink:{}", sink.kind), "", ""),
+            None => (self.api_base.clone(), &self.api_url, self.api_key.as_deref().unwrap_or("")),
+        }
     }
 
     /// `{apiBase}{apiUrl}/track`, without doubled slashes, as upstream builds it.
@@ -359,6 +459,40 @@ mod tests {
         assert_eq!(c.as_ref().map(|c| c.track_url()), Ok("/api/aicm/api/v1/track".to_owned()));
         assert_eq!(c.map(|c| c.authorization()), Ok(None));
         assert_eq!(with_key().authorization(), Some("Bearer k".to_owned()));
+    }
+
+    /// A sink needs no key, refuses the options that only say where to POST, lends its limits (the smaller
+    /// wins, a record never larger than a send) and gives the outbox its own namespace.
+    #[test]
+    fn a_sink_replaces_the_endpoint() {
+        let mut sink = SinkConfig::new(Some("cloudflare-queue")).unwrap_or_else(|e| panic!("{e}"));
+        for (name, n) in [("maxRecordBytes", 127_000.0), ("maxBatchSize", 100.0), ("maxBatchBytes", 100_000.0)] {
+            assert!(sink.set_limit(name, n).is_ok(), "{name}");
+        }
+        let config = TrackerConfig { sink: Some(sink.clone()), ..TrackerConfig::default() };
+        assert!(config.check_sink_options(&["deliveryType"]).is_ok());
+        for name in POST_ONLY_OPTIONS {
+            let err = config.check_sink_options(&[name]);
+            assert_eq!(err.as_ref().map_err(|e| e.code()), Err("E_INVALID_OPTION"), "{name}");
+        }
+        assert!(TrackerConfig::default().check_sink_options(&["apiKey"]).is_ok(), "no sink, no objection");
+        let finished = config.clone().finish().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((finished.max_batch_size, finished.max_batch_bytes), (100, 100_000));
+        assert_eq!(finished.max_record_bytes, 100_000, "cut to the batch limit");
+        assert_eq!(finished.destination(), ("sink:cloudflare-queue".to_owned(), "", ""));
+        let mut own = TrackerConfig { sink: Some(sink), ..TrackerConfig::default() };
+        assert!(own.set_number("maxBatchSize", 10.0).is_ok() && own.set_number("maxRecordBytes", 500.0).is_ok());
+        let own = own.finish().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((own.max_batch_size, own.max_record_bytes), (10, 500), "the tracker's smaller limits win");
+        for bad in ["", "has space", "é", &"k".repeat(65)] {
+            assert_eq!(SinkConfig::new(Some(bad)).map_err(|e| e.code()), Err("E_INVALID_OPTION"), "{bad:?}");
+        }
+        assert_eq!(SinkConfig::new(None).map(|s| s.kind), Ok("sink".to_owned()));
+        let mut limits = SinkConfig::new(None).unwrap_or_else(|e| panic!("{e}"));
+        for bad in [0.0, -1.0, 1.5, f64::NAN, f64::INFINITY, 5e9] {
+            assert!(limits.set_limit("maxBatchSize", bad).is_err(), "{bad}");
+        }
+        assert!(limits.set_limit("maxQueueSize", 1.0).is_err());
     }
 
     #[test]

@@ -192,6 +192,9 @@ pub enum DeliveryError {
     Rejected { errors: Vec<String> },
     /// The record alone is larger than the server accepts (413 for a single record).
     TooLarge { status: u16 },
+    /// The tracker's sink (a Cloudflare Queue, a Durable Object outbox) refused the records: its `send`
+    /// threw or rejected. Retried.
+    Sink { message: String },
 }
 
 impl DeliveryError {
@@ -205,6 +208,7 @@ impl DeliveryError {
             DeliveryError::MissingResult => "E_MISSING_RESULT",
             DeliveryError::Rejected { .. } => "E_REJECTED",
             DeliveryError::TooLarge { .. } => "E_TOO_LARGE",
+            DeliveryError::Sink { .. } => "E_SINK",
         }
     }
 }
@@ -230,6 +234,7 @@ impl fmt::Display for DeliveryError {
             DeliveryError::TooLarge { status } => {
                 write!(f, "HTTP {status}: the record alone is larger than the server accepts")
             }
+            DeliveryError::Sink { message } => write!(f, "sink error: {message}"),
         }
     }
 }

@@ -58,8 +58,24 @@ pub enum HttpOutcome {
     Response { status: u16, retry_after: Option<String>, body: String },
     /// `fetch` rejected before any response (DNS, refused or dropped connection, CORS).
     Network { message: String },
-    /// No response within `timeout_ms` (the bindings aborted the request).
+    /// No response within `timeout_ms` (the bindings aborted the request, or a sink's `send` did not settle).
     Timeout { timeout_ms: u64 },
+    /// A sink (a Cloudflare Queue, a Durable Object outbox: the tracker's `sink` option) took every record
+    /// of the body: its `send` resolved. Nothing was POSTed; the records are the sink's now.
+    HandedOff,
+    /// A sink's `send` threw or rejected: it took none of the records (its contract), so they are retried
+    /// like after a network error. `message` names the sink and says why.
+    SinkFailed { message: String },
+}
+
+impl HttpOutcome {
+    /// The HTTP status, when the server answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            HttpOutcome::Response { status, .. } => Some(*status),
+            HttpOutcome::Network { .. } | HttpOutcome::Timeout { .. } | HttpOutcome::HandedOff | HttpOutcome::SinkFailed { .. } => None,
+        }
+    }
 }
 
 /// What to do with an [`HttpOutcome`].
@@ -85,12 +101,15 @@ pub fn classify_status(status: u16) -> OutcomeClass {
     }
 }
 
-/// Classifies one attempt's outcome: network errors and timeouts are [`OutcomeClass::Retryable`]; a response
-/// by its status ([`classify_status`]).
+/// Classifies one attempt's outcome: network errors, timeouts and failed sink hand-offs are
+/// [`OutcomeClass::Retryable`], a hand-off [`OutcomeClass::Success`]; a response by its status ([`classify_status`]).
 pub fn classify(outcome: &HttpOutcome) -> OutcomeClass {
     match outcome {
         HttpOutcome::Response { status, .. } => classify_status(*status),
-        HttpOutcome::Network { .. } | HttpOutcome::Timeout { .. } => OutcomeClass::Retryable,
+        HttpOutcome::HandedOff => OutcomeClass::Success,
+        HttpOutcome::Network { .. } | HttpOutcome::Timeout { .. } | HttpOutcome::SinkFailed { .. } => {
+            OutcomeClass::Retryable
+        }
     }
 }
 
@@ -115,6 +134,9 @@ pub fn outcome_error(outcome: &HttpOutcome) -> DeliveryError {
         }
         HttpOutcome::Network { message } => DeliveryError::Network { message: message.clone() },
         HttpOutcome::Timeout { timeout_ms } => DeliveryError::Timeout { timeout_ms: *timeout_ms },
+        HttpOutcome::SinkFailed { message } => DeliveryError::Sink { message: message.clone() },
+        // Never the last word on a record (it is a success); kept total rather than panicking.
+        HttpOutcome::HandedOff => DeliveryError::Sink { message: "the sink took the records".to_owned() },
     }
 }
 
@@ -142,6 +164,9 @@ pub fn may_have_been_accepted(outcome: &HttpOutcome) -> bool {
             !NEVER_SENT_MARKERS.iter().any(|marker| message.contains(marker))
         }
         HttpOutcome::Response { status, .. } => classify_status(*status) == OutcomeClass::Success,
+        HttpOutcome::HandedOff => true,
+        // A sink that rejects took none of the records (its contract).
+        HttpOutcome::SinkFailed { .. } => false,
     }
 }
 

@@ -28,7 +28,9 @@ pub async fn deliver(
         match machine.poll_output(now_ms() as u64) {
             Output::Send { id, body, .. } => {
                 let attempt = post_json(&endpoint, body).await;
-                if let (HttpOutcome::Network { message }, Some(cause)) = (&attempt.outcome, attempt.cause) {
+                if let (HttpOutcome::Network { message } | HttpOutcome::SinkFailed { message }, Some(cause)) =
+                    (&attempt.outcome, attempt.cause)
+                {
                     causes.note(message, cause);
                 }
                 let jitter = match entropy.try_borrow_mut() {
@@ -64,7 +66,7 @@ impl Causes {
         self.by_message.push((message.to_owned(), cause));
     }
 
-    /// Sets `error.cause` on every `E_NETWORK` error of `result` (what `track()` resolves to, or
+    /// Sets `error.cause` on every `E_NETWORK` and `E_SINK` error of `result` (what `track()` resolves to, or
     /// `trackBatch()`'s `{ results }`): the original value `fetch` failed with. `result` is ours.
     pub fn attach(&self, result: &JsValue) {
         if self.by_message.is_empty() {
@@ -80,7 +82,7 @@ impl Causes {
     fn attach_one(&self, outcome: &JsValue) {
         let Ok(error) = Reflect::get(outcome, &JsValue::from_str("error")) else { return };
         let text = |name: &str| Reflect::get(&error, &JsValue::from_str(name)).ok().and_then(|v| v.as_string());
-        if !error.is_object() || text("code").as_deref() != Some("E_NETWORK") {
+        if !error.is_object() || !matches!(text("code").as_deref(), Some("E_NETWORK" | "E_SINK")) {
             return;
         }
         let Some(message) = text("message") else { return };

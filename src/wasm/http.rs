@@ -10,6 +10,7 @@ use crate::core::retry::HttpOutcome;
 use crate::core::safe_url::for_messages;
 use crate::wasm::cause::describe;
 use crate::wasm::guarded::get;
+use crate::wasm::options::Sink;
 use crate::wasm::platform::Deadline;
 use js_sys::{Function, Object, Reflect};
 use wasm_bindgen::prelude::*;
@@ -24,6 +25,8 @@ pub struct Endpoint {
     pub fetch: Option<Function>,
     /// Ask the browser to finish the request after the page is gone (`fetch(..., { keepalive: true })`).
     pub keepalive: bool,
+    /// The tracker's `sink`: bodies are handed to it ([`crate::wasm::sink`]) instead of POSTed.
+    pub sink: Option<Sink>,
 }
 
 /// One attempt's outcome, and what `fetch` threw or rejected with when it failed that way.
@@ -40,7 +43,14 @@ pub async fn post_json(endpoint: &Endpoint, body: String) -> Attempt {
 
 /// [`post_json`] whose `fetch` call is made before this returns (a page going away must start its request
 /// in the `pagehide` task itself); await the result for the attempt.
-pub fn begin_post(endpoint: &Endpoint, body: String) -> impl std::future::Future<Output = Attempt> {
+pub fn begin_post(endpoint: &Endpoint, body: String) -> std::pin::Pin<Box<dyn std::future::Future<Output = Attempt>>> {
+    if let Some(sink) = &endpoint.sink {
+        return Box::pin(crate::wasm::sink::hand_off(sink, &body, endpoint.timeout_ms));
+    }
+    Box::pin(begin_fetch(endpoint, body))
+}
+
+fn begin_fetch(endpoint: &Endpoint, body: String) -> impl std::future::Future<Output = Attempt> {
     let timeout_ms = endpoint.timeout_ms;
     let controller = web_sys::AbortController::new().ok();
     let deadline = Deadline::start(timeout_ms);

@@ -19,6 +19,7 @@ mod options;
 mod platform;
 mod queue;
 mod results;
+mod sink;
 mod tracker;
 mod tracker_queue;
 

@@ -5,7 +5,7 @@
 //! Every read goes through [`crate::wasm::guarded`]: a getter that throws or a revoked `Proxy` is
 //! `E_UNREADABLE_VALUE` naming the property (`options.apiKey: reading it threw: ...`).
 
-use crate::core::config::{OptionKeys, TrackerConfig, MAX_OPTION_KEY_UNITS, NUMERIC_OPTIONS};
+use crate::core::config::{OptionKeys, SinkConfig, TrackerConfig, MAX_OPTION_KEY_UNITS, NUMERIC_OPTIONS, SINK_LIMITS};
 use crate::core::error::TrackError;
 use crate::core::import::{import_name_list, import_plain_object};
 use crate::core::record::{check_customer_key, Override, RecordDefaults, RecordInput, TimestampInput};
@@ -24,6 +24,17 @@ pub struct TrackerOptions {
     pub fetch: Option<Function>,
     /// The `store` option (persistent queue), as given; checked when the queue is built.
     pub store: Option<JsValue>,
+    /// The `sink` option: records are handed to it instead of POSTed.
+    pub sink: Option<Sink>,
+}
+
+/// The tracker's `sink` as read at construction: the object, its `send` (called with the object as `this`)
+/// and its kind for messages.
+#[derive(Clone)]
+pub struct Sink {
+    pub object: JsValue,
+    pub send: Function,
+    pub kind: String,
 }
 
 /// Per-call options of `track()` and `trackBatch()` that are not part of a record.
@@ -67,19 +78,25 @@ pub fn read_tracker_options(options: &JsValue) -> Result<TrackerOptions, TrackEr
     let mut anonymizer = None;
     let mut fetch = None;
     let mut store = None;
+    let mut sink = None;
+    let mut given = Vec::new();
     if let Some(object) = options {
         let options = Source { object: &object, root: "options" };
         if let Some(key) = read_string(&options, "apiKey")? {
             config.set_api_key(&key)?;
+            given.push("apiKey");
         }
         if let Some(proxy) = read_bool(&options, "proxy")? {
             config.proxy = proxy;
+            given.push("proxy");
         }
         if let Some(base) = read_string(&options, "apiBase")? {
             config.set_api_base(&base)?;
+            given.push("apiBase");
         }
         if let Some(url) = read_string(&options, "apiUrl")? {
             config.set_api_url(&url)?;
+            given.push("apiUrl");
         }
         if let Some(kind) = read_string(&options, "deliveryType")? {
             config.set_delivery_type(&kind)?;
@@ -94,11 +111,49 @@ pub fn read_tracker_options(options: &JsValue) -> Result<TrackerOptions, TrackEr
         defaults.anonymize_fields = read_fields(&options, "anonymizeFields")?;
         anonymizer = read_function(&options, "anonymizer")?;
         fetch = read_function(&options, "fetch")?;
+        if fetch.is_some() {
+            given.push("fetch");
+        }
         store = Some(options.get("store")?).filter(|s| !s.is_undefined() && !s.is_null());
+        let sink_value = options.get("sink")?;
+        if !sink_value.is_undefined() && !sink_value.is_null() {
+            let (read, limits) = read_sink(&sink_value)?;
+            config.sink = Some(limits);
+            sink = Some(read);
+        }
     }
+    config.check_sink_options(&given)?;
     let config = config.finish()?;
     config.check_store_option(store.is_some())?;
-    Ok(TrackerOptions { config, defaults, anonymizer, fetch, store })
+    Ok(TrackerOptions { config, defaults, anonymizer, fetch, store, sink })
+}
+
+/// Reads the `sink` option: an object with a `send` function, and optionally `kind` and the
+/// [`SINK_LIMITS`]. Anything else is `E_INVALID_OPTION` naming the property; a read that throws is
+/// `E_UNREADABLE_VALUE` at `options.sink.<name>`.
+fn read_sink(value: &JsValue) -> Result<(Sink, SinkConfig), TrackError> {
+    if !value.is_object() {
+        return Err(invalid("sink", format!("must be an object with a send(records) method, got {}", type_of(value))));
+    }
+    let sink = Source { object: value, root: "options.sink" };
+    let send = sink.get("send")?.dyn_into::<Function>().map_err(|other| {
+        invalid("sink.send", format!("must be a function send(records), got {}", type_of(&other)))
+    })?;
+    let kind = match sink.get("kind")? {
+        v if v.is_undefined() => None,
+        v => Some(short_string(&v).ok_or_else(|| invalid("sink.kind", format!("must be a string, got {}", type_of(&v))))?),
+    };
+    let mut config = SinkConfig::new(kind.as_deref())?;
+    for name in SINK_LIMITS {
+        match sink.get(name)? {
+            v if v.is_undefined() => {}
+            v => {
+                let n = v.as_f64().ok_or_else(|| invalid(&format!("sink.{name}"), format!("must be a number, got {}", type_of(&v))))?;
+                config.set_limit(name, n)?;
+            }
+        }
+    }
+    Ok((Sink { object: value.clone(), send, kind: config.kind.clone() }, config))
 }
 
 /// Reads the options of one `track()` call into a record input (payload still to be imported by the caller).

@@ -22,7 +22,7 @@ use crate::wasm::js_value::type_of;
 use crate::wasm::options::{
     read_batch_options, read_batch_record, read_context_value, read_customer_key_value, read_field_list,
     read_function_value, read_service_key, read_track_options, read_tracker_options, read_usage, unreadable,
-    CallOptions,
+    CallOptions, Sink,
 };
 use crate::wasm::platform::{now_ms, Entropy};
 use crate::wasm::queue::{js::queued, js::queued_batch, Queue, Store};
@@ -47,6 +47,8 @@ pub(super) struct State {
     defaults: Rc<RecordDefaults>,
     anonymizer: Option<Function>,
     fetch: Option<Function>,
+    /// The `sink` option: bodies are handed to it instead of POSTed.
+    sink: Option<Sink>,
     pub(super) closed: bool,
     pub(super) in_flight: Vec<(u64, Promise)>,
     next_delivery: u64,
@@ -83,7 +85,7 @@ impl Tracker {
                     })?),
                     None => None,
                 };
-                let endpoint = endpoint_of(&options.config, options.fetch.clone());
+                let endpoint = endpoint_of(&options.config, options.fetch.clone(), options.sink.clone());
                 Some(Queue::new(OutboxConfig::for_tracker(&options.config), store, endpoint, entropy.clone()))
             }
         };
@@ -93,6 +95,7 @@ impl Tracker {
             defaults: Rc::new(options.defaults),
             anonymizer: options.anonymizer,
             fetch: options.fetch,
+            sink: options.sink,
             closed: false,
             in_flight: Vec::new(),
             next_delivery: 0,
@@ -237,7 +240,7 @@ impl Tracker {
         let (endpoint, config, id) = self.with_state(|state| {
             let id = state.next_delivery;
             state.next_delivery += 1;
-            (endpoint_of(&state.config, state.fetch.clone()), immediate_config(&state.config), id)
+            (endpoint_of(&state.config, state.fetch.clone(), state.sink.clone()), immediate_config(&state.config), id)
         })?;
         let entropy = self.entropy.clone();
         let state = Rc::downgrade(&self.state);
@@ -266,8 +269,9 @@ fn enqueue_all(queue: &Rc<Queue>, records: Vec<EncodedRecord>) -> Result<JsValue
     Ok(queued_batch(&ids))
 }
 
-fn endpoint_of(config: &TrackerConfig, fetch: Option<Function>) -> Endpoint {
+fn endpoint_of(config: &TrackerConfig, fetch: Option<Function>, sink: Option<Sink>) -> Endpoint {
     Endpoint {
+        sink,
         url: config.track_url(),
         authorization: config.authorization(),
         timeout_ms: config.timeout_ms,

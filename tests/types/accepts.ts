@@ -4,6 +4,7 @@ import {
   type AicmError, type AicmErrorCode, type Anonymizer, type BatchOutcome, type BatchRecord, type JsonValue,
   type TrackerOptions, type TrackOptions, type TrackOutcome, type TrackResult, type TrackStatus,
   type FlushReport, type QueueStats, type DeadLetter, type Queued, type QueuedBatch, type OutboxStore,
+  type TrackerSink, type DeliveryFailure,
   memoryStore, indexedDbStore, kvStore,
 } from 'aicostmanager-edge';
 
@@ -116,6 +117,12 @@ new Tracker({ apiKey: 'k', deliveryType: 'persistent_queue', store: own });
 new Tracker({ apiKey: 'k', deliveryType: 'persistent_queue', store: indexedDbStore({ dbName: 'x' }) });
 declare const kvBinding: Parameters<typeof kvStore>[0];
 new Tracker({ apiKey: 'k', deliveryType: 'persistent_queue', store: kvStore(kvBinding, { ttlSeconds: 3600 }) });
+// A sink: no apiKey; send gets the records' JSON texts.
+const sink: TrackerSink = { kind: 'mine', maxBatchSize: 100, send: async (records: string[]) => records.length };
+const viaSink = new Tracker({ sink, deliveryType: 'persistent_queue' });
+viaSink.track('a::b', { n: 1 });
+const sinkCode: DeliveryFailure['code'] = 'E_SINK';
+console.log(sinkCode);
 const immediateFlush: FlushReport = await tracker.flush();
 console.log(immediateFlush.durability);
 type _ready = Expect<Equal<typeof ready, Promise<void>>>;

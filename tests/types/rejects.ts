@@ -103,4 +103,9 @@ const r: Promise<string> = ready;
 // @ts-expect-error: not an error code
 const code: AicmErrorCode = 'E_NOPE';
 
+// @ts-expect-error: a sink's send takes the records' texts, not objects
+new Tracker({ sink: { send: async (records: { id: number }[]) => records } });
+// @ts-expect-error: a sink must have send
+new Tracker({ sink: { kind: 'x' } });
+
 export { initSync, aicm, narrowAnonymizer, closed, v, r, code };

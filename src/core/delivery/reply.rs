@@ -18,7 +18,8 @@
 //! | 413, one record | [`Verdict::GiveUp`] (`TooLarge`) | `failed` | dead letter |
 //! | 422 naming some records of the body | [`Verdict::PerRecord`]: those [`RecordVerdict::Rejected`], the others [`RecordVerdict::Resend`] | `error`; the rest sent again at once | dead letters; the rest sent again at once |
 //! | 422 naming none, or unreadable; any other status (1xx, 3xx, other 4xx) | [`Verdict::GiveUp`] (`HttpStatus` with a body excerpt) | `failed` | dead letter |
-//! | network error, timeout, 408, 429, 5xx | [`Verdict::RetryAt`] | again at `at_ms` while attempts remain ([`out_of_attempts`]) | again at `at_ms` (and nothing else before), while attempts and age remain |
+//! | a sink took the body ([`HttpOutcome::HandedOff`]) | [`Verdict::PerRecord`], every record [`RecordVerdict::Accepted`] `queued` (status [`HANDED_OFF_STATUS`]) | `queued` | delivered |
+//! | network error, timeout, 408, 429, 5xx, a sink that refused ([`HttpOutcome::SinkFailed`]) | [`Verdict::RetryAt`] | again at `at_ms` while attempts remain ([`out_of_attempts`]) | again at `at_ms` (and nothing else before), while attempts and age remain |
 //!
 //! Matching per-record results: by `response_id` first (the first result for an id wins); a result without
 //! `response_id` matches by position only when the reply has exactly one result per record of the body.
@@ -116,6 +117,7 @@ pub fn out_of_attempts(policy: &RetryPolicy, attempts: u32) -> bool {
 pub fn interpret(outcome: &HttpOutcome, body: &[Option<&str>], timing: &RetryTiming) -> Verdict {
     match (retry::classify(outcome), outcome) {
         (OutcomeClass::Success, HttpOutcome::Response { status, body: text, .. }) => answered(*status, text, body),
+        (_, HttpOutcome::HandedOff) => handed_off(body),
         (OutcomeClass::TooLarge, _) if body.len() > 1 => Verdict::Split { max_records: body.len() / 2 },
         (OutcomeClass::TooLarge, _) => Verdict::GiveUp { status: Some(413), error: DeliveryError::TooLarge { status: 413 } },
         (OutcomeClass::Permanent, HttpOutcome::Response { status: 422, body: text, .. }) => {
@@ -132,11 +134,18 @@ pub fn interpret(outcome: &HttpOutcome, body: &[Option<&str>], timing: &RetryTim
 }
 
 fn give_up(outcome: &HttpOutcome) -> Verdict {
-    let status = match outcome {
-        HttpOutcome::Response { status, .. } => Some(*status),
-        HttpOutcome::Network { .. } | HttpOutcome::Timeout { .. } => None,
-    };
-    Verdict::GiveUp { status, error: retry::outcome_error(outcome) }
+    Verdict::GiveUp { status: outcome.status(), error: retry::outcome_error(outcome) }
+}
+
+/// The status a sink's hand-off is reported with in [`Verdict::PerRecord`]: 202 Accepted, what the service
+/// answers for records it queued.
+pub const HANDED_OFF_STATUS: u16 = 202;
+
+/// A sink took every record of the body: each is accepted as `queued`, with no errors and no cost events
+/// (the service has not seen it yet; whoever drains the sink delivers it).
+fn handed_off(body: &[Option<&str>]) -> Verdict {
+    let accepted = || RecordVerdict::Accepted { status: "queued", errors: Vec::new(), cost_events: None };
+    Verdict::PerRecord { status: HANDED_OFF_STATUS, records: body.iter().map(|_| accepted()).collect(), triggered_limits: None }
 }
 
 /// The delay before the retry (see the module docs).
@@ -401,6 +410,26 @@ mod tests {
         for (name, outcome, body, expected) in cases {
             assert_eq!(interpret(&outcome, body, &timing(Spread::Full)), expected, "{name}");
         }
+    }
+
+    /// A sink's hand-off accepts every record of the body as `queued`; a sink that refused is retried like a
+    /// network error that never left (the sink took nothing), with its own error code.
+    #[test]
+    fn a_sink_hands_off_or_refuses_the_whole_body() {
+        let body = [Some("a"), None, Some("c")];
+        let verdict = interpret(&HttpOutcome::HandedOff, &body, &timing(Spread::Full));
+        assert_eq!(verdict, per_record(HANDED_OFF_STATUS, vec![accepted("queued"), accepted("queued"), accepted("queued")]));
+        let refused = HttpOutcome::SinkFailed { message: "cloudflare-queue: send rejected: Too Many Requests".into() };
+        let verdict = interpret(&refused, &body, &timing(Spread::UpperHalf));
+        let Verdict::RetryAt { at_ms, error, may_have_been_accepted } = verdict else {
+            panic!("a refusal is retried: {verdict:?}")
+        };
+        assert!(at_ms > NOW);
+        assert!(!may_have_been_accepted, "a sink that rejects took none of the records");
+        assert_eq!(error.code(), "E_SINK");
+        assert_eq!(error.to_string(), "sink error: cloudflare-queue: send rejected: Too Many Requests");
+        assert_eq!(refused.status(), None);
+        assert_eq!(HttpOutcome::HandedOff.status(), None);
     }
 
     #[test]

@@ -68,7 +68,7 @@ impl OutboxConfig {
     /// batch and queue bounds, age limit, a lease of its timeout plus [`LEASE_MARGIN_MS`], the namespace of its
     /// endpoint and key, and a redactor of its key. Call it once when the tracker is built.
     pub fn for_tracker(config: &TrackerConfig) -> OutboxConfig {
-        let api_key = config.api_key.as_deref().unwrap_or("");
+        let (base, url, key) = config.destination();
         OutboxConfig {
             policy: config.retry_policy(),
             max_batch_size: config.max_batch_size,
@@ -77,7 +77,7 @@ impl OutboxConfig {
             max_queue_bytes: config.max_queue_bytes,
             max_age_ms: config.max_age_ms,
             lease_ms: lease_ms(config.timeout_ms),
-            namespace: namespace(&config.api_base, &config.api_url, api_key),
+            namespace: namespace(&base, url, key),
             redactor: Redactor::new(config.api_key.as_deref()),
         }
     }

@@ -68,10 +68,7 @@ impl Outbox {
             // Its records are due now, no attempt counted; smaller batches for the rest of the flush.
             Verdict::Split { max_records } => self.batch_limit = self.batch_limit.min(max_records.max(1)),
             Verdict::RetryAt { at_ms, error, .. } => {
-                let status = match outcome {
-                    HttpOutcome::Response { status, .. } => Some(*status),
-                    HttpOutcome::Network { .. } | HttpOutcome::Timeout { .. } => None,
-                };
+                let status = outcome.status();
                 self.fail(&members, &error, status, at_ms, now_ms);
                 self.blocked_until_ms = self.blocked_until_ms.max(at_ms);
             }
