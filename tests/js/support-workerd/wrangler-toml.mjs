@@ -1,13 +1,17 @@
 // Reads the subset of wrangler.toml that worker-example uses, so the tests run the Worker with its own `main`,
-// `compatibility_date`, `[vars]`, `[[kv_namespaces]]` and `[triggers] crons`: top-level, [table] and [[array of
-// tables]] keys whose values are double-quoted strings or one-line arrays of them, comments, blank lines.
-// Anything else (numbers, booleans, dotted keys, multi-line strings or arrays) throws, naming the line, rather
-// than being silently misread.
+// `compatibility_date`, `[vars]`, `[[kv_namespaces]]`, `[[queues.producers]]`/`[[queues.consumers]]`,
+// `[[durable_objects.bindings]]`, `[[migrations]]` and `[triggers] crons`: top-level, [table] and [[array of
+// tables]] (dotted names nest: `[[queues.producers]]` is `config.queues.producers[]`) keys whose values are
+// double-quoted strings, non-negative integers or one-line arrays of strings, comments, blank lines. Anything
+// else (floats, booleans, dotted keys, multi-line strings or arrays) throws, naming the line, rather than being
+// silently misread.
 
 import { readFile } from 'node:fs/promises';
 
-const TABLE = /^\[([A-Za-z0-9_-]+)\]$/;
-const ARRAY_TABLE = /^\[\[([A-Za-z0-9_-]+)\]\]$/;
+const NAME = '[A-Za-z0-9_-]+(?:\\.[A-Za-z0-9_-]+)?';
+const TABLE = new RegExp(`^\\[(${NAME})\\]$`);
+const ARRAY_TABLE = new RegExp(`^\\[\\[(${NAME})\\]\\]$`);
+const INTEGER_ENTRY = /^([A-Za-z0-9_-]+)\s*=\s*(0|[1-9][0-9]{0,14})$/;
 const STRING = '"((?:[^"\\\\]|\\\\["\\\\nt])*)"';
 const STRING_ENTRY = new RegExp(`^([A-Za-z0-9_-]+)\\s*=\\s*${STRING}$`);
 const ARRAY_ENTRY = /^([A-Za-z0-9_-]+)\s*=\s*\[(.*)\]$/;
@@ -53,7 +57,8 @@ export function parseWranglerToml(text, source = 'wrangler.toml') {
     if (line === '') return;
     const arrayTable = ARRAY_TABLE.exec(line);
     if (arrayTable) {
-      const list = (config[arrayTable[1]] ??= []);
+      const { parent, name } = tableParent(config, arrayTable[1], source, index, raw);
+      const list = (parent[name] ??= []);
       if (!Array.isArray(list)) throw new Error(`${source}:${index + 1}: [[${arrayTable[1]}]] but ${arrayTable[1]} is not an array: ${raw}`);
       current = {};
       list.push(current);
@@ -61,7 +66,8 @@ export function parseWranglerToml(text, source = 'wrangler.toml') {
     }
     const table = TABLE.exec(line);
     if (table) {
-      current = config[table[1]] ??= {};
+      const { parent, name } = tableParent(config, table[1], source, index, raw);
+      current = parent[name] ??= {};
       if (Array.isArray(current) || typeof current !== 'object') {
         throw new Error(`${source}:${index + 1}: [${table[1]}] but ${table[1]} is already something else: ${raw}`);
       }
@@ -73,11 +79,30 @@ export function parseWranglerToml(text, source = 'wrangler.toml') {
       current[array[1]] = items;
       return;
     }
+    const integer = INTEGER_ENTRY.exec(line);
+    if (integer) {
+      current[integer[1]] = Number(integer[2]);
+      return;
+    }
     const entry = STRING_ENTRY.exec(line);
-    if (!entry) throw new Error(`${source}:${index + 1}: unsupported TOML (only "key = \\"string\\"", key = ["strings"], [table] and [[array of tables]]): ${raw}`);
+    if (!entry) throw new Error(`${source}:${index + 1}: unsupported TOML (only "key = \\"string\\"", key = 123, key = ["strings"], [table] and [[array of tables]]): ${raw}`);
     current[entry[1]] = unescape(entry[2]);
   });
   return config;
+}
+
+/** The object a dotted table name `a.b` lives in (`config.a`, created as a table) and its last part. */
+function tableParent(config, dotted, source, index, raw) {
+  const parts = dotted.split('.');
+  const name = parts.pop();
+  let parent = config;
+  for (const part of parts) {
+    parent = parent[part] ??= {};
+    if (Array.isArray(parent) || typeof parent !== 'object') {
+      throw new Error(`${source}:${index + 1}: ${part} is not a table: ${raw}`);
+    }
+  }
+  return { parent, name };
 }
 
 /** Reads and parses the wrangler.toml at `file`; rejects when it is missing or uses unsupported TOML. */
