@@ -41,8 +41,9 @@ export const DELIVERIES = {
 /**
  * KV: retries come with traffic (and the cron), at the backoff's pace: the retry time of every record is kept in
  * KV with it. No retry inside one request: the first backoff (6 to 12 s) is longer than a chat's flush deadline.
+ * An outage of any length dead-letters nothing (the queue's default: only maxAgeMs, 7 days, ends the retries).
  */
-const KV_OPTIONS = { deliveryType: 'persistent_queue', maxAttempts: 10, retryBaseDelayMs: 12_000 };
+const KV_OPTIONS = { deliveryType: 'persistent_queue', retryBaseDelayMs: 12_000 };
 
 /**
  * A sink tracker: the record waits in memory only until the queue or the object took it, within this request's
