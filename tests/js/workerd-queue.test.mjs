@@ -19,7 +19,7 @@ import { waitFor } from './support-workerd/wait.mjs';
 import { startWorker } from './support-workerd/worker.mjs';
 
 const API_KEY = 'aicm-test-key-workerd-queue';
-const QUEUE = 'AICM_QUEUE';
+const QUEUE = 'AICM_KV'; // worker-example's KV binding (wrangler.kv.toml)
 const WORKER_MAX_ATTEMPTS = 10; // worker-example's QUEUE_OPTIONS.maxAttempts
 const fixture = (name) => fileURLToPath(new URL(`./support-workerd/fixtures/${name}`, import.meta.url));
 const COUNTING_ENTRY = fixture('kv-counting-worker.mjs');
@@ -50,7 +50,7 @@ afterEach(async () => {
 
 /** worker-example (behind the KV-counting wrapper, or `entry`) against the local ingest and LLM; stopped after the test. */
 async function startQueueWorker({ kvPersist = false, entry = COUNTING_ENTRY } = {}) {
-  const worker = await startWorker({
+  const worker = await startWorker({ wranglerFile: 'wrangler.kv.toml',
     env: { AICM_API_KEY: API_KEY, AICM_API_BASE: ingest.url, LLM_BASE_URL: llm.url },
     kvPersist,
     entry,

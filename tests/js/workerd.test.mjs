@@ -21,7 +21,7 @@ import { parseWranglerToml, readWranglerToml } from './support-workerd/wrangler-
 
 const API_KEY = 'aicm-test-key-workerd';
 const LLM_KEY = 'sk-fake-llm-key';
-const QUEUE = 'AICM_QUEUE'; // worker-example's KV binding (wrangler.toml [[kv_namespaces]])
+const QUEUE = 'AICM_KV'; // worker-example's KV binding (wrangler.kv.toml [[kv_namespaces]])
 const fixture = (name) => fileURLToPath(new URL(`./support-workerd/fixtures/${name}`, import.meta.url));
 
 function chatRequest(model, text) {
@@ -68,7 +68,7 @@ describe('the package in workerd', () => {
 
 describe('the wrangler.toml reader', () => {
   test("reads worker-example's wrangler.toml: main, vars, the KV outbox binding, the cron", async () => {
-    const config = await readWranglerToml(path.join(WORKER_EXAMPLE_DIR, 'wrangler.toml'));
+    const config = await readWranglerToml(path.join(WORKER_EXAMPLE_DIR, 'wrangler.kv.toml'));
     assert.equal(config.main, 'src/index.js');
     assert.equal(typeof config.vars.AICM_API_BASE, 'string');
     assert.deepEqual(config.kv_namespaces.map((ns) => ns.binding), [QUEUE]);
@@ -78,7 +78,9 @@ describe('the wrangler.toml reader', () => {
   test('arrays of tables and string arrays parse; what it cannot read throws with the line', () => {
     const text = '[[kv]]\nbinding = "A" # one\n[[kv]]\nbinding = "B"\n[t]\nlist = ["x", "y # not a comment",]\n';
     assert.deepEqual(parseWranglerToml(text), { kv: [{ binding: 'A' }, { binding: 'B' }], t: { list: ['x', 'y # not a comment'] } });
-    for (const [bad, line] of [['n = 1', 1], ['[a]\nx = "1"\n[[a]]', 3], ['a = "1"\n[a]', 2], ['l = ["x" "y"]', 1], ['[a.b]', 1]]) {
+    const queues = '[[queues.producers]]\nbinding = "Q"\nqueue = "q"\n[[queues.consumers]]\nqueue = "q"\nmax_retries = 100\n';
+    assert.deepEqual(parseWranglerToml(queues), { queues: { producers: [{ binding: 'Q', queue: 'q' }], consumers: [{ queue: 'q', max_retries: 100 }] } });
+    for (const [bad, line] of [['n = 1.5', 1], ['n = true', 1], ['n = 01', 1], ['[a]\nx = "1"\n[[a]]', 3], ['a = "1"\n[a]', 2], ['l = ["x" "y"]', 1], ['[a.b.c]', 1], ['a = "1"\n[[a.b]]', 2]]) {
       assert.throws(() => parseWranglerToml(bad), new RegExp(`wrangler\\.toml:${line}:`), bad);
     }
   });
@@ -93,7 +95,7 @@ describe('worker-example in workerd', () => {
   before(async () => {
     ingest = await startIngestServer({ apiKey: API_KEY });
     llm = await startFakeLlm();
-    worker = await startWorker({
+    worker = await startWorker({ wranglerFile: 'wrangler.kv.toml',
       env: { AICM_API_KEY: API_KEY, AICM_API_BASE: ingest.url, LLM_BASE_URL: llm.url, LLM_API_KEY: LLM_KEY },
     });
     kv = await worker.kv(QUEUE);
@@ -256,7 +258,7 @@ describe('worker-example in workerd', () => {
   });
 
   test('without the AICM_API_KEY secret the Worker still answers and says what to set', async () => {
-    const keyless = await startWorker({ env: { AICM_API_BASE: ingest.url, LLM_BASE_URL: llm.url } });
+    const keyless = await startWorker({ wranglerFile: 'wrangler.kv.toml', env: { AICM_API_BASE: ingest.url, LLM_BASE_URL: llm.url } });
     try {
       const reply = await postChat(keyless, chatRequest('gpt-4o-mini', 'Who pays?'), 'acme');
       assert.equal(reply.status, 200);
@@ -272,12 +274,12 @@ describe('worker-example in workerd', () => {
     }
   });
 
-  test('without the AICM_QUEUE KV binding the Worker still answers and says what to bind', async () => {
-    const config = await readWranglerToml(path.join(WORKER_EXAMPLE_DIR, 'wrangler.toml'));
+  test('without the AICM_KV KV binding the Worker still answers and says what to bind', async () => {
+    const config = await readWranglerToml(path.join(WORKER_EXAMPLE_DIR, 'wrangler.kv.toml'));
     const unbound = await startWorkerScript({
       entry: path.join(WORKER_EXAMPLE_DIR, config.main),
       compatibilityDate: config.compatibility_date,
-      bindings: { AICM_API_KEY: API_KEY, AICM_API_BASE: ingest.url, LLM_BASE_URL: llm.url },
+      bindings: { AICM_DELIVERY: 'kv', AICM_API_KEY: API_KEY, AICM_API_BASE: ingest.url, LLM_BASE_URL: llm.url },
     });
     try {
       const reply = await postChat(unbound, chatRequest('gpt-4o-mini', 'Where does it go?'), 'acme');
@@ -287,7 +289,7 @@ describe('worker-example in workerd', () => {
         describe: () => JSON.stringify(unbound.logs()),
       });
       assert.equal(logged.level, 'error');
-      assert.match(logged.message, /bind a KV namespace as AICM_QUEUE/);
+      assert.match(logged.message, /bind a KV namespace as AICM_KV/);
       assert.deepEqual(ingest.requests(), []);
     } finally {
       await unbound.dispose();

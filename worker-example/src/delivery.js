@@ -19,20 +19,24 @@ export const CRON_FLUSH_DEADLINE_MS = 20_000;
 
 /**
  * Per delivery: `tracker(env, defaults)` builds the request's tracker (throws an AicmError or a TypeError when
- * the Worker is not configured for it), `what` names where records wait in log lines.
+ * the Worker is not configured for it), `where` names where records wait in log lines, `binding` says what to
+ * bind when the binding is missing.
  */
 export const DELIVERIES = {
   queues: {
-    what: 'the queue',
+    where: 'memory (not yet taken by the queue)',
+    binding: 'bind the queue as AICM_QUEUE ([[queues.producers]] in wrangler.toml)',
     tracker: (env, defaults) => new Tracker({ ...SINK_OPTIONS, sink: queueSink(env.AICM_QUEUE), ...defaults }),
   },
   'durable-object': {
-    what: 'the Durable Object',
+    where: 'memory (not yet taken by the Durable Object)',
+    binding: 'bind AicmOutbox as AICM_OUTBOX ([[durable_objects.bindings]] in wrangler.durable-object.toml)',
     tracker: (env, defaults) =>
       new Tracker({ ...SINK_OPTIONS, sink: durableObjectSink(env.AICM_OUTBOX, { shard: env.AICM_OUTBOX_SHARD || 'default' }), ...defaults }),
   },
   kv: {
-    what: 'KV',
+    where: 'KV',
+    binding: 'bind a KV namespace as AICM_KV ([[kv_namespaces]] in wrangler.kv.toml)',
     tracker: (env, defaults) =>
       new Tracker({ ...KV_OPTIONS, apiKey: env.AICM_API_KEY, apiBase: env.AICM_API_BASE, store: kvStore(env.AICM_KV), ...defaults }),
   },
@@ -69,7 +73,7 @@ export async function deliver(tracker, delivery, what, deadlineMs = FLUSH_DEADLI
     if (report.retryLater || report.deadLettered || report.remaining) {
       console.warn(
         `aicm flush (${what}): ${report.sent} sent, ${report.retryLater} to retry later, ` +
-          `${report.deadLettered} dead-lettered, ${report.remaining} waiting for ${delivery.what}`,
+          `${report.deadLettered} dead-lettered, ${report.remaining} waiting in ${delivery.where}`,
       );
     }
     return report;

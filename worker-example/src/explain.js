@@ -1,9 +1,12 @@
 // Why a record was not tracked, in one log line: the library's errors carry a stable `code`.
 
-/** Logs `err` (thrown by `new Tracker`, a sink/store factory or `track`) for the Worker's operator. */
+/**
+ * Logs `err` (thrown by `new Tracker`, a sink/store factory or `track`) for the Worker's operator; `delivery`
+ * is the chosen delivery (src/delivery.js), when there is one.
+ */
 export function explainTrackingError(err, delivery) {
   if (err instanceof TypeError) {
-    console.error(`usage not tracked: the ${delivery} binding is missing or wrong (see wrangler.toml): ${err.message}`);
+    console.error(`usage not tracked: ${delivery?.binding ?? err.message} (${err.message})`);
     return;
   }
   switch (err?.name === 'AicmError' ? err.code : undefined) {

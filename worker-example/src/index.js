@@ -69,19 +69,19 @@ function trackUsage(env, ctx, { serviceKey, usage, responseId, customerKey }) {
   try {
     delivery.tracker.track(serviceKey, usage, { responseId }); // sync: validated, anonymized, in the outbox
   } catch (err) {
-    explainTrackingError(err, delivery.name); // and still flush below: for KV, earlier requests may have left records
+    explainTrackingError(err, delivery); // and still flush below: for KV, earlier requests may have left records
   }
   ctx.waitUntil(deliver(delivery.tracker, delivery, `usage ${responseId}`));
 }
 
-/** `{ name, what, tracker }` for this request, or null (logged) when the Worker is not configured for tracking. */
+/** `{ name, where, binding, tracker }` for this request, or null (logged) when the Worker is not configured for tracking. */
 function newTracker(env, defaults) {
   let delivery;
   try {
     delivery = deliveryOf(env);
     return { ...delivery, tracker: delivery.tracker(env, defaults) };
   } catch (err) {
-    explainTrackingError(err, delivery?.name ?? 'delivery');
+    explainTrackingError(err, delivery);
     return null;
   }
 }

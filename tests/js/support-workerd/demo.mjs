@@ -20,7 +20,7 @@ import { waitFor } from './wait.mjs';
 import { startWorker } from './worker.mjs';
 
 const API_KEY = 'aicm-demo-key';
-const QUEUE = 'AICM_QUEUE';
+const QUEUE = 'AICM_KV'; // worker-example's KV binding (wrangler.kv.toml)
 const DELIVERY_TIMEOUT_MS = 5000;
 const PHASES = [
   {
@@ -88,7 +88,7 @@ async function main() {
     started.push(() => ingest.close());
     const llm = await startFakeLlm();
     started.push(() => llm.close());
-    const worker = await startWorker({ env: { AICM_API_KEY: API_KEY, AICM_API_BASE: ingest.url, LLM_BASE_URL: llm.url } });
+    const worker = await startWorker({ wranglerFile: 'wrangler.kv.toml', env: { AICM_API_KEY: API_KEY, AICM_API_BASE: ingest.url, LLM_BASE_URL: llm.url } });
     started.push(() => worker.dispose());
     const kv = await worker.kv(QUEUE);
 

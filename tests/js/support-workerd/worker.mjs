@@ -34,7 +34,9 @@ const MODULES_RULES = [
  *   dispose()                  stops workerd (cutting any ctx.waitUntil work short) and deletes the bundle; safe to
  *                              call twice; the kvPersist directory is left alone
  */
-export async function startWorkerScript({ entry, compatibilityDate, bindings = {}, kvNamespaces = [], kvPersist = false }) {
+export async function startWorkerScript({
+  entry, compatibilityDate, bindings = {}, kvNamespaces = [], kvPersist = false, cloudflare = {},
+}) {
   const outdir = await mkdtemp(path.join(os.tmpdir(), 'aicm-workerd-'));
   const logs = [];
   let mf = null;
@@ -56,6 +58,7 @@ export async function startWorkerScript({ entry, compatibilityDate, bindings = {
       bindings,
       kvNamespaces,
       kvPersist,
+      ...cloudflare,
       cf: false, // else Miniflare fetches a Request.cf sample from the internet
       handleStructuredLogs: ({ level, message }) => {
         logs.push({ level, message });
@@ -81,13 +84,47 @@ export async function startWorkerScript({ entry, compatibilityDate, bindings = {
 }
 
 /**
- * Starts worker-example as wrangler would: `main` and `compatibility_date` from its wrangler.toml, its `[vars]`,
- * overridden and completed by `env` (secrets such as AICM_API_KEY, local URLs), and its `[[kv_namespaces]]` as
- * local KV (kept in `kvPersist` when given). `entry` replaces `main` (a test wrapper around the Worker).
- * Same handle as startWorkerScript.
+ * The Miniflare options for a wrangler config's queues and Durable Objects: `[[queues.producers]]` (binding →
+ * queue), `[[queues.consumers]]` (max_batch_size, max_batch_timeout, max_retries, dead_letter_queue,
+ * retry_delay) and `[[durable_objects.bindings]]` (SQLite-backed when a `[[migrations]]` lists the class in
+ * new_sqlite_classes). `overrides.queueConsumers` replaces consumer settings by queue name (a test shortening
+ * the batch timeout), `durableObjectsPersist` keeps object storage and alarms across instances.
  */
-export async function startWorker({ env = {}, exampleDir = WORKER_EXAMPLE_DIR, kvPersist = false, entry } = {}) {
-  const config = await readWranglerToml(path.join(exampleDir, 'wrangler.toml'));
+export function cloudflareOptions(config, { queueConsumers = {}, durableObjectsPersist = false } = {}) {
+  const options = {};
+  const producers = config.queues?.producers ?? [];
+  if (producers.length) options.queueProducers = Object.fromEntries(producers.map((p) => [p.binding, { queueName: p.queue }]));
+  const consumers = config.queues?.consumers ?? [];
+  if (consumers.length) {
+    options.queueConsumers = Object.fromEntries(consumers.map((c) => [c.queue, {
+      maxBatchSize: c.max_batch_size,
+      maxBatchTimeout: c.max_batch_timeout,
+      maxRetries: c.max_retries,
+      deadLetterQueue: c.dead_letter_queue,
+      retryDelay: c.retry_delay,
+      ...queueConsumers[c.queue],
+    }]));
+  }
+  const objects = config.durable_objects?.bindings ?? [];
+  if (objects.length) {
+    const sqlite = new Set((config.migrations ?? []).flatMap((m) => m.new_sqlite_classes ?? []));
+    options.durableObjects = Object.fromEntries(objects.map((o) => [o.name, { className: o.class_name, useSQLite: sqlite.has(o.class_name) }]));
+    options.durableObjectsPersist = durableObjectsPersist;
+  }
+  return options;
+}
+
+/**
+ * Starts worker-example as wrangler would: `main` and `compatibility_date` from its `wranglerFile` (default
+ * wrangler.toml: the Queues setup; wrangler.kv.toml, wrangler.durable-object.toml), its `[vars]`, overridden and
+ * completed by `env` (secrets such as AICM_API_KEY, local URLs), its `[[kv_namespaces]]` as local KV (kept in
+ * `kvPersist` when given), its queues and Durable Objects ([`cloudflareOptions`], with `cloudflare` passed on as
+ * its overrides). `entry` replaces `main` (a test wrapper around the Worker). Same handle as startWorkerScript.
+ */
+export async function startWorker({
+  env = {}, exampleDir = WORKER_EXAMPLE_DIR, wranglerFile = 'wrangler.toml', kvPersist = false, entry, cloudflare = {},
+} = {}) {
+  const config = await readWranglerToml(path.join(exampleDir, wranglerFile));
   if (!config.main || !config.compatibility_date) throw new Error(`${exampleDir}wrangler.toml needs main and compatibility_date`);
   const kvNamespaces = (config.kv_namespaces ?? []).map((ns) => {
     if (!ns.binding) throw new Error(`${exampleDir}wrangler.toml: a [[kv_namespaces]] entry has no binding`);
@@ -99,5 +136,6 @@ export async function startWorker({ env = {}, exampleDir = WORKER_EXAMPLE_DIR, k
     bindings: { ...config.vars, ...env },
     kvNamespaces,
     kvPersist,
+    cloudflare: cloudflareOptions(config, cloudflare),
   });
 }
