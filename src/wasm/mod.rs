@@ -22,5 +22,6 @@ mod results;
 mod sink;
 mod tracker;
 mod tracker_queue;
+mod tracker_handoff;
 
 pub use tracker::Tracker;
