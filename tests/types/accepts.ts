@@ -6,6 +6,8 @@ import {
   type FlushReport, type QueueStats, type DeadLetter, type Queued, type QueuedBatch, type OutboxStore,
   type TrackerSink, type DeliveryFailure,
   memoryStore, indexedDbStore, kvStore,
+  AicmOutbox, durableObjectSink, durableObjectOutbox, durableObjectStorageStore, OUTBOX_DEFAULTS, OUTBOX_SETTINGS,
+  type AicmOutboxOptions, type DurableObjectNamespaceLike, type DurableObjectSink,
 } from 'aicostmanager-edge';
 
 /** Compile-time equality: `Expect<Equal<A, B>>` errors unless A and B are the same type. */
@@ -139,3 +141,24 @@ try {
 
 export { v, status, delivered, httpStatus, failureCode, errors, attempts, responseId, costEvents, limits, asResult,
   firstStatus, batchLimits };
+
+// The Durable Object outbox: the sink, the Worker-side handle, the class (re-exported and subclassed).
+declare const outboxBinding: DurableObjectNamespaceLike;
+const doSink: DurableObjectSink = durableObjectSink(outboxBinding, { shard: 'customer-42' });
+const doKind: 'durable-object' = doSink.kind;
+new Tracker({ sink: durableObjectSink(outboxBinding) });
+const doHandle = durableObjectOutbox(outboxBinding);
+const doAlarm: number | null = (await doHandle.stats()).alarmAt;
+const doRequeued: number = (await doHandle.requeueDeadLetters(['id-1'])).requeued;
+const doLetters: DeadLetter[] = await doHandle.deadLetters();
+class MyOutbox extends AicmOutbox {
+  outboxOptions(): AicmOutboxOptions {
+    return { ...OUTBOX_DEFAULTS, maxQueueSize: 50_000, coalesceMs: OUTBOX_SETTINGS.coalesceMs };
+  }
+}
+declare const doStorage: Parameters<typeof durableObjectStorageStore>[0];
+new MyOutbox({ storage: doStorage }, { AICM_API_KEY: 'k', AICM_OUTBOX_OPTIONS: '{"maxAttempts":10}' });
+const doQueue = new Tracker({ deliveryType: 'persistent_queue', apiKey: 'k', store: durableObjectStorageStore(doStorage) });
+const taken: { added: number; duplicates: number; unsaved: number } = await doQueue.enqueueRecords(['{"service_key":"s","response_id":"r"}']);
+const nextDue: number | null | undefined = doQueue.stats().nextDueAt;
+export { doKind, doAlarm, doRequeued, doLetters, taken, nextDue };
