@@ -99,8 +99,11 @@ export interface AicmOutboxEnv {
   AICM_OUTBOX_OPTIONS?: string | AicmOutboxOptions;
 }
 
-/** The tracker options the object uses unless told otherwise: 10 attempts, backoff windows 30 s … 1 h. */
-export declare const OUTBOX_DEFAULTS: Readonly<{ maxAttempts: number; retryBaseDelayMs: number; retryMaxDelayMs: number }>;
+/**
+ * The tracker options the object uses unless told otherwise, over the persistent queue's defaults (unlimited
+ * attempts for outages, dead letters by age only): `{ maxQueueSize: 100000, maxQueueBytes: 64 MiB }`.
+ */
+export declare const OUTBOX_DEFAULTS: Readonly<{ maxQueueSize: number; maxQueueBytes: number }>;
 /** The object's own settings' defaults: `{ coalesceMs: 1000, flushDeadlineMs: 15000, retryAlarmMs: 30000 }`. */
 export declare const OUTBOX_SETTINGS: Readonly<{ coalesceMs: number; flushDeadlineMs: number; retryAlarmMs: number }>;
 

@@ -6,15 +6,15 @@ import { durableObjectStorageStore } from './storage.js';
 import { ROUTE } from './limits.js';
 
 /**
- * Tracker options the object uses unless `AICM_OUTBOX_OPTIONS` (or `outboxOptions()`) says otherwise: the
- * persistent queue's, but with retries spread out for long outages (10 attempts, backoff windows from 30 s up to
- * 1 h: an outage of about 2 to 4 hours before a record is dead-lettered by attempts; `requeueDeadLetters()`
- * brings such records back).
+ * Tracker options the object uses unless `AICM_OUTBOX_OPTIONS` (or `outboxOptions()`) says otherwise, over the
+ * persistent queue's defaults (unlimited attempts for outages, backoff windows 2 s … 5 min, dead letters only
+ * past `maxAgeMs`, 7 days): a larger backlog than a per-request tracker's, as one object takes every producer's
+ * records. 100,000 records (about 5.5 hours of outage at 5 requests/s) and 64 MiB keep the object's memory well
+ * under the isolate's 128 MB (the outbox holds its records in memory too); shard for more.
  */
 export const OUTBOX_DEFAULTS = Object.freeze({
-  maxAttempts: 10,
-  retryBaseDelayMs: 30_000,
-  retryMaxDelayMs: 3_600_000,
+  maxQueueSize: 100_000,
+  maxQueueBytes: 64 * 1024 * 1024,
 });
 
 /** The object's own settings (not tracker options), with their defaults. */

@@ -18,7 +18,8 @@ import { readDurableObjectToml, startOutboxWorkers } from './support-workerd/dur
 import { waitFor } from './support-workerd/wait.mjs';
 
 const API_KEY = 'aicm-test-key-durable-object';
-const POLICY = { maxAttempts: 10, retryBaseDelayMs: 200, retryMaxDelayMs: 10_000 };
+// maxAttempts stays the persistent queue's default: unlimited for outages (dead letters by age only).
+const POLICY = { retryBaseDelayMs: 200, retryMaxDelayMs: 10_000 };
 const RETRY_ALARM_MS = 2_000; // the safety alarm an alarm sets before it flushes (default 30 s)
 const COALESCE_MS = 1_000; // OUTBOX_SETTINGS.coalesceMs, the default the tests keep
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
