@@ -18,6 +18,7 @@
 //! a service that is down are bounded by the backoff per consumer isolate.
 
 pub mod envelope;
+pub mod options;
 pub mod session;
 
 #[cfg(test)]
