@@ -38,10 +38,20 @@ impl QueueConsumerSession {
         max_retries: Option<f64>,
         max_age_ms: Option<f64>,
         timeout_ms: Option<f64>,
+        retry_base_delay_ms: Option<f64>,
+        retry_max_delay_ms: Option<f64>,
         replay: bool,
     ) -> Result<QueueConsumerSession, JsValue> {
         let options =
-            consumer_options(api_base.as_deref(), max_batch_size, max_batch_bytes, max_retries, max_age_ms, timeout_ms)
+            consumer_options(
+                api_base.as_deref(),
+                max_batch_size,
+                max_batch_bytes,
+                max_retries,
+                max_age_ms,
+                timeout_ms,
+                (retry_base_delay_ms, retry_max_delay_ms),
+            )
                 .map_err(|e| track_error(&e))?;
         Ok(QueueConsumerSession { options, replay, messages: Vec::new(), session: None })
     }

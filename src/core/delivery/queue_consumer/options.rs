@@ -9,6 +9,7 @@ use super::session::{Action, ConsumerConfig, MAX_DELAY_SECONDS};
 use crate::core::config::TrackerConfig;
 use crate::core::error::TrackError;
 use crate::core::json::quoted;
+use crate::core::retry::RetryPolicy;
 
 /// Queues' `sendBatch` limits (developers.cloudflare.com/queues/platform/limits/): 100 messages, 256 KB in all
 /// (KB = 1000 B), about 100 B of metadata counted per message; one message at most 128 KB.
@@ -39,7 +40,8 @@ fn int(option: &str, value: Option<f64>, min: f64, max: f64, default: u64) -> Re
 
 /// Checks the options (see the README's "Cloudflare Queues" for their meaning): `maxBatchSize` 1–1000
 /// (default 100), `maxBatchBytes` 1024–16 MiB (4 MiB), `maxRetries` 0–100 (3: the queue's `max_retries`),
-/// `maxAgeMs` 1 min–30 days (7 days), `timeoutMs` 1–600000 (10000), `apiBase` as the Tracker's.
+/// `maxAgeMs` 1 min–30 days (7 days), `timeoutMs` 1–600000 (10000), `retryBaseDelayMs` 1 s–1 h (2 s),
+/// `retryMaxDelayMs` 1 s–12 h (5 min), `apiBase` as the Tracker's.
 pub fn consumer_options(
     api_base: Option<&str>,
     max_batch_size: Option<f64>,
@@ -47,6 +49,7 @@ pub fn consumer_options(
     max_retries: Option<f64>,
     max_age_ms: Option<f64>,
     timeout_ms: Option<f64>,
+    retry_delays_ms: (Option<f64>, Option<f64>),
 ) -> Result<ConsumerOptions, TrackError> {
     let mut tracker = TrackerConfig::default();
     if let Some(base) = api_base {
@@ -59,6 +62,11 @@ pub fn consumer_options(
             .unwrap_or(4_194_304),
         queue_max_retries: u32::try_from(int("maxRetries", max_retries, 0.0, 100.0, 3)?).unwrap_or(3),
         max_age_ms: int("maxAgeMs", max_age_ms, 60_000.0, 2_592_000_000.0, defaults.max_age_ms)?,
+        policy: RetryPolicy {
+            base_delay_ms: int("retryBaseDelayMs", retry_delays_ms.0, 1000.0, 3_600_000.0, defaults.policy.base_delay_ms)?,
+            max_delay_ms: int("retryMaxDelayMs", retry_delays_ms.1, 1000.0, 43_200_000.0, defaults.policy.max_delay_ms)?,
+            ..defaults.policy
+        },
         ..defaults
     };
     let timeout_ms = int("timeoutMs", timeout_ms, 1.0, 600_000.0, 10_000)?;
@@ -152,17 +160,17 @@ mod tests {
 
     #[test]
     fn options_are_checked_and_defaulted() {
-        let o = consumer_options(None, None, None, None, None, None).unwrap();
+        let o = consumer_options(None, None, None, None, None, None, (None, None)).unwrap();
         assert_eq!(o.track_url, "https://aicostmanager.com/api/v1/track");
         assert_eq!((o.config.max_batch_size, o.config.queue_max_retries, o.timeout_ms), (100, 3, 10_000));
-        let o = consumer_options(Some("http://127.0.0.1:9/"), Some(5.0), None, Some(100.0), None, None).unwrap();
+        let o = consumer_options(Some("http://127.0.0.1:9/"), Some(5.0), None, Some(100.0), None, None, (None, None)).unwrap();
         assert_eq!((o.track_url.as_str(), o.config.max_batch_size, o.config.queue_max_retries), ("http://127.0.0.1:9/api/v1/track", 5, 100));
         for bad in [
-            consumer_options(None, Some(0.0), None, None, None, None),
-            consumer_options(None, Some(1.5), None, None, None, None),
-            consumer_options(None, None, None, Some(101.0), None, None),
-            consumer_options(None, None, None, None, Some(f64::NAN), None),
-            consumer_options(Some("ftp://x"), None, None, None, None, None),
+            consumer_options(None, Some(0.0), None, None, None, None, (None, None)),
+            consumer_options(None, Some(1.5), None, None, None, None, (None, None)),
+            consumer_options(None, None, None, Some(101.0), None, None, (None, None)),
+            consumer_options(None, None, None, None, Some(f64::NAN), None, (None, None)),
+            consumer_options(Some("ftp://x"), None, None, None, None, None, (None, None)),
         ] {
             assert_eq!(bad.unwrap_err().code(), "E_INVALID_OPTION");
         }

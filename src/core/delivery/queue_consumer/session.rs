@@ -114,7 +114,9 @@ pub struct ConsumerSession {
 
 impl ConsumerSession {
     /// Reads the batch and plans its bodies. `paused_until_ms`: the isolate's pause (0 for none);
-    /// `accept_dead_letters`: true for the DLQ replay (then attempts start again from 0). `jitter` in `[0, 1)`.
+    /// `accept_dead_letters`: true for the DLQ replay, which posts nothing: every record (a dead letter, a
+    /// re-sent record or a plain one) becomes an [`Action::Requeue`] to the delivery queue with its attempts
+    /// reset, and a message that is not a record stays a dead letter. `jitter` in `[0, 1)`.
     pub fn new(
         config: ConsumerConfig,
         messages: Vec<MessageIn>,
@@ -143,12 +145,7 @@ impl ConsumerSession {
                     let body = encode_dead_letter(&reason, None, message.body.as_deref(), message.attempts, message.timestamp_ms, now_ms);
                     slot.action = Some(Action::DeadLetter { body, reason });
                 }
-                Ok(mut incoming) => {
-                    if accept_dead_letters {
-                        incoming.carried_attempts = 0;
-                        slot.queue_attempts = 0;
-                        incoming.first_seen_ms = Some(now_ms);
-                    }
+                Ok(incoming) => {
                     slot.first_seen_ms = incoming.first_seen_ms.unwrap_or(message.timestamp_ms);
                     if seen.contains_key(&incoming.response_id) {
                         slot.action = Some(Action::Ack { status: "duplicate".to_owned() });
@@ -161,7 +158,15 @@ impl ConsumerSession {
             }
             session.slots.push(slot);
         }
-        if now_ms < paused_until_ms {
+        if accept_dead_letters {
+            // The replay posts nothing: each record goes back to the delivery queue, attempts reset.
+            for index in primaries {
+                let body = session.record(index).map(|r| encode_requeued(&r.record_json, 0, now_ms));
+                if let Some(body) = body {
+                    session.set(index, Action::Requeue { body, delay_seconds: 0, code: "E_REPLAY" });
+                }
+            }
+        } else if now_ms < paused_until_ms {
             let wait_s = ceil_seconds(paused_until_ms - now_ms);
             let outcome = HttpOutcome::Network { message: "paused after a failed delivery".to_owned() };
             for (n, index) in primaries.into_iter().enumerate() {

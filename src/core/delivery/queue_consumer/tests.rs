@@ -235,11 +235,15 @@ fn the_replay_reads_dead_letters_and_resets_attempts() {
     use super::envelope::{encode_dead_letter, DeadReason};
     let reason = DeadReason { code: "E_HTTP_STATUS", status: Some(401), errors: vec![] };
     let dead = encode_dead_letter(&reason, Some(&rec("a")), None, 40, NOW - 5, NOW - 1);
-    let mut s = ConsumerSession::new(ConsumerConfig::default(), vec![msg(&dead, 7)], NOW, 0, true, 0.1);
-    let bodies = drive(&mut s, |_| status(503, None));
-    assert_eq!(bodies, vec![format!("{{\"tracked\":[{}]}}", rec("a"))]);
-    let Action::Retry { delay_seconds, .. } = s.actions()[0] else { panic!("{:?}", s.actions()[0]) };
-    assert!(delay_seconds <= 2, "attempts reset: {delay_seconds}");
+    let garbage = msg("nope", 1);
+    let mut s = ConsumerSession::new(ConsumerConfig::default(), vec![msg(&dead, 7), msg(&rec("b"), 2), garbage], NOW, 0, true, 0.1);
+    assert!(s.next_body().is_none(), "the replay posts nothing");
+    let actions = s.actions();
+    let Action::Requeue { body, delay_seconds: 0, code: "E_REPLAY" } = &actions[0] else { panic!("{:?}", actions[0]) };
+    let back = parse_message(Some(body), "string", false).unwrap();
+    assert_eq!((back.record_json, back.carried_attempts, back.first_seen_ms), (rec("a"), 0, Some(NOW)));
+    assert!(matches!(&actions[1], Action::Requeue { .. }));
+    assert!(matches!(&actions[2], Action::DeadLetter { .. }));
     // The delivery consumer refuses a dead letter (it is not posted again behind the user's back).
     let mut s = session(vec![msg(&dead, 1)], 0);
     assert!(s.next_body().is_none());
