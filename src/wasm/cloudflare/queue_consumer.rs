@@ -30,6 +30,8 @@ fn whole(n: f64) -> u64 {
 #[wasm_bindgen]
 impl QueueConsumerSession {
     /// Checks the options (`E_INVALID_OPTION` naming the bad one); `undefined` = default.
+    // One plain argument per option: the glue passes primitives only (no user object crosses into wasm).
+    #[allow(clippy::too_many_arguments)]
     #[wasm_bindgen(constructor)]
     pub fn new(
         api_base: Option<String>,

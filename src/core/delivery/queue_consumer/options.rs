@@ -67,7 +67,6 @@ pub fn consumer_options(
             max_delay_ms: int("retryMaxDelayMs", retry_delays_ms.1, 1000.0, 43_200_000.0, defaults.policy.max_delay_ms)?,
             ..defaults.policy
         },
-        ..defaults
     };
     let timeout_ms = int("timeoutMs", timeout_ms, 1.0, 600_000.0, 10_000)?;
     Ok(ConsumerOptions { config, track_url: tracker.track_url(), timeout_ms })
