@@ -6,6 +6,7 @@ import {
   type FlushReport, type QueueStats, type DeadLetter, type Queued, type QueuedBatch, type OutboxStore,
   type TrackerSink, type DeliveryFailure,
   memoryStore, indexedDbStore, kvStore,
+  queueSink, handleQueueBatch, replayDeadLetters, type QueueBatchReport, type QueueBatchLike, type QueueLike,
 } from 'aicostmanager-edge';
 
 /** Compile-time equality: `Expect<Equal<A, B>>` errors unless A and B are the same type. */
@@ -139,3 +140,13 @@ try {
 
 export { v, status, delivered, httpStatus, failureCode, errors, attempts, responseId, costEvents, limits, asResult,
   firstStatus, batchLimits };
+
+// Cloudflare Queues: the producer's sink, the consumer's and the replay's handlers.
+declare const aicmQueue: QueueLike;
+declare const queueBatch: QueueBatchLike;
+new Tracker({ sink: queueSink(aicmQueue) });
+const queueReport: QueueBatchReport = await handleQueueBatch(queueBatch, { AICM_API_KEY: 'k', AICM_QUEUE: aicmQueue }, {
+  maxRetries: 100, deadLetterQueue: aicmQueue, maxAgeMs: 86_400_000, retryMaxDelayMs: 300_000,
+});
+const queueCounts: number = queueReport.acked + queueReport.retried + queueReport.requeued + queueReport.deadLettered + queueReport.posts;
+await replayDeadLetters(queueBatch, {}, { queue: aicmQueue });

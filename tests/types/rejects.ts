@@ -1,6 +1,6 @@
 // Usages that must NOT compile. Each `@ts-expect-error` makes tsc fail if the line below it ever compiles, so
 // these pin how strict the types are. tests/types/run fails on any unused directive.
-import { Tracker, ready, version, type AicmErrorCode, type Anonymizer } from 'aicostmanager-edge';
+import { Tracker, ready, version, type AicmErrorCode, type Anonymizer, queueSink, handleQueueBatch, type QueueBatchLike } from 'aicostmanager-edge';
 // @ts-expect-error: the glue's loader is not re-exported
 import { initSync } from 'aicostmanager-edge';
 // @ts-expect-error: there is no default export
@@ -109,3 +109,10 @@ new Tracker({ sink: { send: async (records: { id: number }[]) => records } });
 new Tracker({ sink: { kind: 'x' } });
 
 export { initSync, aicm, narrowAnonymizer, closed, v, r, code };
+
+// Cloudflare Queues.
+// @ts-expect-error: queueSink takes a Queue binding, not its name
+queueSink('AICM_QUEUE');
+declare const rejectsBatch: QueueBatchLike;
+// @ts-expect-error: maxRetries is a number
+await handleQueueBatch(rejectsBatch, {}, { maxRetries: '100' });
