@@ -13,6 +13,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
+import { readFileSync } from 'node:fs';
+
 import { Miniflare } from 'miniflare';
 
 import { startIngestServer } from '../ingest/server.mjs';
@@ -30,14 +32,46 @@ const OUTAGE_S = 30;
 const UP_AFTER_S = 6;
 const CONSUMER_OPTIONS = { retryBaseDelayMs: 1000, retryMaxDelayMs: 4000, maxRetries: 2 };
 
+/**
+ * The README's "Cloudflare Queues" wrangler.toml block: `{ producers: [{ binding, queue }], consumers: [{ queue,
+ * max_batch_size, ... }] }` (only `[[queues.producers]]`/`[[queues.consumers]]` tables of `key = "string" | number`
+ * lines; anything else throws, naming the line), and the `maxRetries` its code example passes.
+ */
+function readmeQueuesSetup() {
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const section = readme.slice(readme.indexOf('### Cloudflare Queues'));
+  const toml = /```toml\n([\s\S]*?)```/.exec(section)[1];
+  const setup = { producers: [], consumers: [] };
+  let table = null;
+  for (const raw of toml.split('\n')) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const head = /^\[\[queues\.(producers|consumers)\]\]$/.exec(line);
+    if (head) { table = {}; setup[head[1]].push(table); continue; }
+    const entry = /^(\w+) = (?:"([^"]*)"|(\d+))$/.exec(line);
+    if (!entry || !table) throw new Error(`README wrangler.toml: cannot read ${JSON.stringify(line)}`);
+    table[entry[1]] = entry[2] ?? Number(entry[3]);
+  }
+  const maxRetries = Number(/handleQueueBatch\(batch, env, \{ maxRetries: (\d+) \}\)/.exec(section)[1]);
+  return { ...setup, maxRetries };
+}
+
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('Cloudflare Queues in workerd: an outage of the ingest', () => {
   let ingest;
   let mf;
   let outdir;
+  let recordsQueue;
 
   before(async () => {
+    const setup = readmeQueuesSetup();
+    const [consumerToml] = setup.consumers;
+    assert.equal(setup.maxRetries, consumerToml.max_retries, "the README's maxRetries is its wrangler max_retries");
+    assert.ok(consumerToml.max_retries >= 100 && consumerToml.dead_letter_queue, 'the documented setup');
+    const binding = (name) => setup.producers.find((p) => p.binding === name).queue;
+    assert.equal(binding('AICM_DLQ'), consumerToml.dead_letter_queue);
+    recordsQueue = binding('AICM_QUEUE');
     ingest = await startIngestServer({ apiKey: 'k-queues' });
     outdir = await mkdtemp(path.join(os.tmpdir(), 'aicm-queues-'));
     const scriptPath = await bundleWorker({ entry: ENTRY, outdir });
@@ -45,7 +79,7 @@ describe('Cloudflare Queues in workerd: an outage of the ingest', () => {
     mf = new Miniflare({
       cf: false,
       workers: [
-        ...PRODUCERS.map((name) => ({ ...common, name, queueProducers: { AICM_QUEUE: 'aicm-records' } })),
+        ...PRODUCERS.map((name) => ({ ...common, name, queueProducers: { AICM_QUEUE: recordsQueue } })),
         {
           ...common,
           name: 'consumer',
@@ -54,10 +88,16 @@ describe('Cloudflare Queues in workerd: an outage of the ingest', () => {
             AICM_API_BASE: ingest.url,
             CONSUMER_OPTIONS: JSON.stringify(CONSUMER_OPTIONS),
           },
-          queueProducers: { AICM_QUEUE: 'aicm-records', AICM_DLQ: 'aicm-dlq' },
+          queueProducers: Object.fromEntries(setup.producers.map((p) => [p.binding, p.queue])),
           queueConsumers: {
-            'aicm-records': { maxBatchSize: 100, maxBatchTimeout: 1, maxRetries: 2, deadLetterQueue: 'aicm-dlq' },
-            'aicm-dlq': { maxBatchSize: 100, maxBatchTimeout: 1 },
+            // The README's consumer, max_retries compressed to CONSUMER_OPTIONS.maxRetries (see the top).
+            [recordsQueue]: {
+              maxBatchSize: consumerToml.max_batch_size,
+              maxBatchTimeout: consumerToml.max_batch_timeout,
+              maxRetries: CONSUMER_OPTIONS.maxRetries,
+              deadLetterQueue: consumerToml.dead_letter_queue,
+            },
+            [consumerToml.dead_letter_queue]: { maxBatchSize: 100, maxBatchTimeout: 1 },
           },
         },
       ],

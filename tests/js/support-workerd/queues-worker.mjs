@@ -18,7 +18,7 @@ export default {
   },
 
   async queue(batch, env) {
-    if (batch.queue === 'aicm-dlq') {
+    if (batch.queue.endsWith('-dlq')) {
       for (const msg of batch.messages) {
         stats.deadLetters.push(msg.body);
         msg.ack();
