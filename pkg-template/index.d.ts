@@ -131,8 +131,9 @@ export interface TrackerOptions<D extends DeliveryType = "immediate"> {
    */
   timeoutMs?: number;
   /**
-   * HTTP attempts per record, 1..=10. Default 3 (immediate) or 8 (persistent queue, spread over flushes; the retry
-   * time is stored with the record, so a tracker in a new isolate or page keeps the backoff).
+   * HTTP attempts per record, 1..=10. Default 3 (immediate); persistent queue: no limit by default (attempts spread
+   * over flushes, the retry time stored with the record so a tracker in a new isolate or page keeps the backoff;
+   * an outage of any length dead-letters nothing, only `maxAgeMs` does), or this many when set.
    */
   maxAttempts?: number;
   /**

@@ -517,7 +517,7 @@ mod tests {
         assert_eq!((p.max_attempts, p.base_delay_ms, p.max_delay_ms), (3, 500, 30_000));
         assert!(c.set_delivery_type("PERSISTENT_QUEUE").is_ok());
         let p = c.retry_policy();
-        assert_eq!((c.delivery, p.max_attempts, p.base_delay_ms, p.max_delay_ms), (DeliveryType::PersistentQueue, 8, 2_000, 300_000));
+        assert_eq!((c.delivery, p.max_attempts, p.base_delay_ms, p.max_delay_ms), (DeliveryType::PersistentQueue, crate::core::retry::UNLIMITED_ATTEMPTS, 2_000, 300_000));
         assert_eq!(c.set_delivery_type("sqlite").map_err(|e| e.code()), Err("E_UNSUPPORTED_DELIVERY_TYPE"));
         assert!(c.set_number("maxAttempts", 2.0).is_ok() && c.set_number("retryBaseDelayMs", 7.0).is_ok());
         assert_eq!((c.retry_policy().max_attempts, c.retry_policy().base_delay_ms), (2, 7));

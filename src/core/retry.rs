@@ -21,7 +21,8 @@ use crate::core::timestamp;
 /// How many times to try and how long to wait between tries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
-    /// Total HTTP attempts for one body, the first included. 0 is treated as 1.
+    /// Total HTTP attempts for one body, the first included. 0 is treated as 1; [`UNLIMITED_ATTEMPTS`] never
+    /// runs out (the persistent queue's default: only age ends its retries).
     pub max_attempts: u32,
     /// Backoff before the second attempt is drawn from `[0, base_delay_ms)`; it doubles each attempt.
     pub base_delay_ms: u64,
@@ -36,12 +37,18 @@ impl RetryPolicy {
     /// to 30 s, `Retry-After` capped at 60 s. The product's default, and [`RetryPolicy::default`].
     pub const IMMEDIATE: RetryPolicy =
         RetryPolicy { max_attempts: 3, base_delay_ms: 500, max_delay_ms: 30_000, max_retry_after_ms: 60_000 };
-    /// `deliveryType: "persistent_queue"`: 8 attempts, backoff from 2 s (upstream's queue waits 2, 4, 8, 16 s) up
-    /// to 5 min, `Retry-After` capped at 60 s: retries spread over many flushes. The product's default and
+    /// `deliveryType: "persistent_queue"`: attempts without limit ([`UNLIMITED_ATTEMPTS`]: an outage of any length
+    /// dead-letters nothing; a record that keeps failing is dead-lettered by `maxAgeMs`, reported), backoff from
+    /// 2 s (upstream's queue waits 2, 4, 8, 16 s) up to 5 min, `Retry-After` capped at 60 s: retries spread over
+    /// many flushes, one every 2.5 to 5 minutes once the backoff is at its cap. The product's default and
     /// [`crate::core::outbox::OutboxConfig::new`]'s.
     pub const QUEUE: RetryPolicy =
-        RetryPolicy { max_attempts: 8, base_delay_ms: 2_000, max_delay_ms: 300_000, max_retry_after_ms: 60_000 };
+        RetryPolicy { max_attempts: UNLIMITED_ATTEMPTS, base_delay_ms: 2_000, max_delay_ms: 300_000, max_retry_after_ms: 60_000 };
 }
+
+/// [`RetryPolicy::max_attempts`] that never runs out: retryable failures (network, timeout, 408, 429, 5xx) are
+/// retried at the backoff's pace for as long as the record may live. The persistent queue's default.
+pub const UNLIMITED_ATTEMPTS: u32 = u32::MAX;
 
 impl Default for RetryPolicy {
     /// [`RetryPolicy::IMMEDIATE`]: 3 attempts, 500 ms base, 30 s maximum backoff, `Retry-After` capped at 60 s.

@@ -106,9 +106,9 @@ pub enum Verdict {
 }
 
 /// True when a record that has failed `attempts` retryable attempts may not be tried again
-/// (`policy.max_attempts`, 0 counting as 1, at most 65,535).
+/// (`policy.max_attempts`, 0 counting as 1, at most 65,535; never with [`retry::UNLIMITED_ATTEMPTS`]).
 pub fn out_of_attempts(policy: &RetryPolicy, attempts: u32) -> bool {
-    attempts >= policy.max_attempts.clamp(1, u32::from(u16::MAX))
+    policy.max_attempts != retry::UNLIMITED_ATTEMPTS && attempts >= policy.max_attempts.clamp(1, u32::from(u16::MAX))
 }
 
 /// Interprets the outcome of one `/track` request whose body carried the records `body` (their
@@ -509,8 +509,11 @@ mod tests {
         let zero = RetryPolicy { max_attempts: 0, ..policy };
         assert!(out_of_attempts(&zero, 1), "0 counts as 1");
         assert!(!out_of_attempts(&zero, 0));
-        let huge = RetryPolicy { max_attempts: u32::MAX, ..policy };
+        let huge = RetryPolicy { max_attempts: u32::MAX - 1, ..policy };
         assert!(out_of_attempts(&huge, u32::from(u16::MAX)), "a stored count saturates at 65,535");
+        let unlimited = RetryPolicy { max_attempts: retry::UNLIMITED_ATTEMPTS, ..policy };
+        assert!(!out_of_attempts(&unlimited, u32::MAX), "unlimited never runs out");
+        assert_eq!(RetryPolicy::QUEUE.max_attempts, retry::UNLIMITED_ATTEMPTS, "the queue's default");
     }
 
     #[test]

@@ -23,7 +23,8 @@ pub fn lease_ms(timeout_ms: u64) -> u64 {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxConfig {
     /// Attempts and delays for retryable failures (`max_attempts` counts failed sends of a record; at that
-    /// count it is dead-lettered). `max_retry_after_ms` caps a server's `Retry-After`.
+    /// count it is dead-lettered, never with the default [`crate::core::retry::UNLIMITED_ATTEMPTS`]: then only
+    /// `max_age_ms` ends its retries). `max_retry_after_ms` caps a server's `Retry-After`.
     pub policy: RetryPolicy,
     /// Most records in one request body (0 counts as 1).
     pub max_batch_size: usize,
@@ -47,7 +48,7 @@ pub struct OutboxConfig {
 
 impl OutboxConfig {
     /// The product's queue defaults under `namespace` (what a tracker with no options uses):
-    /// [`RetryPolicy::QUEUE`] (8 attempts, backoff 2 s … 5 min, `Retry-After` capped at 60 s), batches of at
+    /// [`RetryPolicy::QUEUE`] (attempts without limit, backoff 2 s … 5 min, `Retry-After` capped at 60 s), batches of at
     /// most 1000 records and 4 MiB, at most 10,000 records and 16 MiB held, 7 days of age, a 15 s lease (the
     /// 10 s HTTP timeout plus 5 s), no key to redact.
     pub fn new(namespace: impl Into<String>) -> OutboxConfig {

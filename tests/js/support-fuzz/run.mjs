@@ -205,7 +205,8 @@ export async function runFuzz({
 
   /** Effective timing of a tracker's deliveries, from the numbers its options set (defaults where absent). */
   function limits(meta) {
-    const a = meta.numbers.maxAttempts ?? (meta.queue ? 8 : 3);
+    // Only immediate deliveries are awaited per call (queue trackers return at once): their default is 3.
+    const a = meta.numbers.maxAttempts ?? 3;
     const t = meta.numbers.timeoutMs ?? 10000;
     const backoff = Math.max(meta.numbers.retryMaxDelayMs ?? (meta.queue ? 300000 : 30000), meta.numbers.maxRetryAfterMs ?? 60000);
     return { delivery: a * t + (a - 1) * backoff + marginMs };

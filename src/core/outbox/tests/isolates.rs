@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use super::*;
 use crate::core::config::TrackerConfig;
 
-/// The product's queue defaults (8 attempts, backoff 2 s … 5 min): the core's, which a tracker uses.
+/// The product's queue defaults (attempts without limit, backoff 2 s … 5 min): the core's, which a tracker uses.
 fn product_defaults() -> OutboxConfig {
     let mut tracker = TrackerConfig::default();
     tracker.set_delivery_type("persistent_queue").unwrap();
@@ -34,7 +34,7 @@ fn request(store: &mut FakeStore, now: &mut u64, id: &str, deadline_in: u64, ser
 #[test]
 fn a_tracker_per_request_through_a_three_minute_outage_spends_attempts_at_the_backoffs_pace() {
     let policy = product_defaults().policy;
-    assert_eq!((policy.max_attempts, policy.base_delay_ms, policy.max_delay_ms), (8, 2_000, 300_000));
+    assert_eq!((policy.max_attempts, policy.base_delay_ms, policy.max_delay_ms), (crate::core::retry::UNLIMITED_ATTEMPTS, 2_000, 300_000));
     let mut store = FakeStore::default();
     // Every send of every record during the outage: id → send times.
     let mut sends: BTreeMap<String, Vec<u64>> = BTreeMap::new();
@@ -211,4 +211,38 @@ fn two_trackers_failing_the_same_attempt_at_once_count_it_once_and_both_wait() {
         ob.handle_listed(store.listing(), now, true);
         assert!(drive_flush(ob, &mut store, &mut now, 200, script(vec![])).sends().is_empty());
     }
+}
+
+/// Issue 7: with the defaults an outage of a whole day dead-letters nothing (attempts alone never do): a
+/// request every 10 minutes keeps retrying at the backoff's cap, and the first request after the outage
+/// delivers all of it. Only age ends the retries (`max_age_ms`, reported as "expired after ...").
+#[test]
+fn with_the_defaults_a_day_long_outage_dead_letters_nothing() {
+    let mut store = FakeStore::default();
+    let requests = 24 * 6;
+    let mut sends_of_first = 0;
+    for k in 0..requests {
+        let mut now = T0 + k * 600_000;
+        let run = request(&mut store, &mut now, &format!("d{k:03}"), 900, |_| http(503, "down"));
+        sends_of_first += run.events.iter().filter(|e| matches!(e, Event::Send { ids, .. } if ids.iter().any(|i| i == "d000"))).count();
+    }
+    assert!(store.ids("d").is_empty(), "nothing dead-lettered in 24 hours of 503");
+    assert_eq!(store.ids("q").len(), requests as usize);
+    assert!(sends_of_first >= 100, "the first record kept being tried: {sends_of_first} sends");
+    let mut now = T0 + requests * 600_000;
+    let run = request(&mut store, &mut now, "after", 10_000, |ids| results(ids, "queued"));
+    assert_eq!(run.report.sent, requests as usize + 1);
+    assert!(store.ids("q").is_empty());
+
+    // Past max_age_ms the next failure dead-letters it, saying why.
+    let mut config = product_defaults();
+    config.max_age_ms = 3_600_000;
+    let mut outbox = Outbox::new(config);
+    let mut store = FakeStore::default();
+    outbox.enqueue(rec("old"), T0).expect("room");
+    let mut now = T0 + 3_600_000;
+    drive_flush(&mut outbox, &mut store, &mut now, 900, |_| http(503, "down"));
+    let dead = outbox.dead_letters();
+    assert_eq!(dead.len(), 1);
+    assert!(dead[0].reason.starts_with("expired after 36000") && dead[0].reason.contains("ms in the queue (maxAgeMs 3600000): HTTP 503"), "{}", dead[0].reason);
 }
