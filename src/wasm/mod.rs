@@ -9,6 +9,7 @@
 
 mod anonymizer;
 mod cause;
+mod cloudflare;
 mod deliver;
 mod errors;
 mod guarded;

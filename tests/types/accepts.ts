@@ -8,6 +8,7 @@ import {
   memoryStore, indexedDbStore, kvStore,
   AicmOutbox, durableObjectSink, durableObjectOutbox, durableObjectStorageStore, OUTBOX_DEFAULTS, OUTBOX_SETTINGS,
   type AicmOutboxOptions, type DurableObjectNamespaceLike, type DurableObjectSink,
+  queueSink, handleQueueBatch, replayDeadLetters, type QueueBatchReport, type QueueBatchLike, type QueueLike,
 } from 'aicostmanager-edge';
 
 /** Compile-time equality: `Expect<Equal<A, B>>` errors unless A and B are the same type. */
@@ -162,3 +163,12 @@ const doQueue = new Tracker({ deliveryType: 'persistent_queue', apiKey: 'k', sto
 const taken: { added: number; duplicates: number; unsaved: number } = await doQueue.enqueueRecords(['{"service_key":"s","response_id":"r"}']);
 const nextDue: number | null | undefined = doQueue.stats().nextDueAt;
 export { doKind, doAlarm, doRequeued, doLetters, taken, nextDue };
+// Cloudflare Queues: the producer's sink, the consumer's and the replay's handlers.
+declare const aicmQueue: QueueLike;
+declare const queueBatch: QueueBatchLike;
+new Tracker({ sink: queueSink(aicmQueue) });
+const queueReport: QueueBatchReport = await handleQueueBatch(queueBatch, { AICM_API_KEY: 'k', AICM_QUEUE: aicmQueue }, {
+  maxRetries: 100, deadLetterQueue: aicmQueue, maxAgeMs: 86_400_000, retryMaxDelayMs: 300_000,
+});
+const queueCounts: number = queueReport.acked + queueReport.retried + queueReport.requeued + queueReport.deadLettered + queueReport.posts;
+await replayDeadLetters(queueBatch, {}, { queue: aicmQueue });

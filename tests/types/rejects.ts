@@ -1,6 +1,6 @@
 // Usages that must NOT compile. Each `@ts-expect-error` makes tsc fail if the line below it ever compiles, so
 // these pin how strict the types are. tests/types/run fails on any unused directive.
-import { Tracker, ready, version, memoryStore, durableObjectSink, type AicmErrorCode, type Anonymizer, type AicmOutboxOptions, type DurableObjectNamespaceLike } from 'aicostmanager-edge';
+import { Tracker, ready, version, memoryStore, durableObjectSink, type AicmErrorCode, type Anonymizer, type AicmOutboxOptions, type DurableObjectNamespaceLike, queueSink, handleQueueBatch, type QueueBatchLike } from 'aicostmanager-edge';
 declare const outboxBinding: DurableObjectNamespaceLike;
 // @ts-expect-error: the glue's loader is not re-exported
 import { initSync } from 'aicostmanager-edge';
@@ -119,3 +119,10 @@ const badOutboxOptions: AicmOutboxOptions = { store: memoryStore() };
 const badCoalesce: AicmOutboxOptions = { coalesceMs: 'soon' };
 
 export { initSync, aicm, narrowAnonymizer, closed, v, r, code, badOutboxOptions, badCoalesce };
+
+// Cloudflare Queues.
+// @ts-expect-error: queueSink takes a Queue binding, not its name
+queueSink('AICM_QUEUE');
+declare const rejectsBatch: QueueBatchLike;
+// @ts-expect-error: maxRetries is a number
+await handleQueueBatch(rejectsBatch, {}, { maxRetries: '100' });
