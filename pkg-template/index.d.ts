@@ -107,8 +107,11 @@ export interface TrackerOptions<D extends DeliveryType = "immediate"> {
    */
   timeoutMs?: number;
   /**
-   * HTTP attempts per record, 1..=10. Default 3 (immediate) or 8 (persistent queue, spread over flushes; the retry
-   * time is stored with the record, so a tracker in a new isolate or page keeps the backoff).
+   * HTTP attempts per record, 1..=10. Default 3 (immediate) or 8 (persistent queue). Immediate delivery gives up
+   * after this many attempts. The persistent queue never dead-letters a retryable failure (network error, timeout,
+   * 408, 429, 5xx) for its attempts alone: a record keeps retrying at the capped backoff (`retryMaxDelayMs`), spread
+   * over flushes, until it is older than `maxAgeMs`, so an outage of any length shorter than `maxAgeMs` loses
+   * nothing (the retry time is stored with the record, so a tracker in a new isolate or page keeps the backoff).
    */
   maxAttempts?: number;
   /**

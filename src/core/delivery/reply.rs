@@ -18,7 +18,7 @@
 //! | 413, one record | [`Verdict::GiveUp`] (`TooLarge`) | `failed` | dead letter |
 //! | 422 naming some records of the body | [`Verdict::PerRecord`]: those [`RecordVerdict::Rejected`], the others [`RecordVerdict::Resend`] | `error`; the rest sent again at once | dead letters; the rest sent again at once |
 //! | 422 naming none, or unreadable; any other status (1xx, 3xx, other 4xx) | [`Verdict::GiveUp`] (`HttpStatus` with a body excerpt) | `failed` | dead letter |
-//! | network error, timeout, 408, 429, 5xx | [`Verdict::RetryAt`] | again at `at_ms` while attempts remain ([`out_of_attempts`]) | again at `at_ms` (and nothing else before), while attempts and age remain |
+//! | network error, timeout, 408, 429, 5xx | [`Verdict::RetryAt`] | again at `at_ms` while attempts remain ([`out_of_attempts`]) | again at `at_ms` (and nothing else before), until older than `max_age_ms` (attempts alone never dead-letter) |
 //!
 //! Matching per-record results: by `response_id` first (the first result for an id wins); a result without
 //! `response_id` matches by position only when the reply has exactly one result per record of the body.

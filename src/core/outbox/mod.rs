@@ -123,9 +123,10 @@
 //! - **422** naming some records (with errors) → those are dead-lettered, the rest due at once, no attempt
 //!   counted; naming none → the whole batch is dead-lettered with the status and a body excerpt. **Other
 //!   non-retryable statuses** (400, 401, 403, 404, ...) → the whole batch is dead-lettered likewise.
-//! - **Retryable** (network, timeout, 408, 429, 5xx): every record's attempts + 1; at `max_attempts`, or
-//!   once older than `max_age_ms`, it is dead-lettered ("gave up after N attempts: ..." / "expired after
-//!   ..."); else it is due after the server's `Retry-After` (capped) or an equal-jitter backoff on its
+//! - **Retryable** (network, timeout, 408, 429, 5xx): every record's attempts + 1; once older than
+//!   `max_age_ms` it is dead-lettered ("expired after ..."), **never for its attempts alone** (an outage is
+//!   the server's state: a record keeps retrying at the capped backoff, `max_backoff_ms`, through an outage
+//!   of any length shorter than `max_age_ms`; `max_attempts` only bounds immediate delivery); else it is due after the server's `Retry-After` (capped) or an equal-jitter backoff on its
 //!   attempts (`[w/2, w)` of the window `w`, so attempts are at least half a window apart), and **nothing
 //!   else is sent to the server before then** (an outage or a 429 is the server's state, not the batch's).
 //!   The new attempt count and the retry time are written back to the store, so that a tracker in another

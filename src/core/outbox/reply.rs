@@ -95,8 +95,8 @@ impl Outbox {
             .map_or(0, u32::from)
     }
 
-    /// A failed attempt for each of `members`: attempts + 1, then dead-lettered with `error` (attempts or
-    /// age exhausted) or due at `at_ms` (one time for the whole batch, so that it stays together).
+    /// A failed attempt for each of `members`: attempts + 1, then dead-lettered with `error` once older than
+    /// `max_age_ms` (never for its attempts alone) or due at `at_ms` (one time for the whole batch, so that it stays together).
     fn fail(&mut self, members: &[u32], error: &DeliveryError, status: Option<u16>, at_ms: u64, now_ms: u64) {
         for &pos in members {
             if let Some(row) = self.live.get_mut(pos) {
@@ -112,10 +112,13 @@ impl Outbox {
             let Some(row) = self.live.get(pos) else { continue };
             let attempts = u32::from(row.attempts);
             let age_ms = now_ms.saturating_sub(row.created_ms);
-            if reply::out_of_attempts(&self.config.policy, attempts) {
-                self.dead_letter(pos, now_ms, format!("gave up after {attempts} attempts: {error}"), status, Vec::new());
-            } else if age_ms >= self.config.max_age_ms {
-                let reason = format!("expired after {age_ms} ms in the queue (maxAgeMs {}): {error}", self.config.max_age_ms);
+            // A retryable failure (an outage, a rate limit) is the server's state, not the record's: the
+            // queue keeps retrying at the capped backoff and gives up by age alone, never by attempts.
+            if age_ms >= self.config.max_age_ms {
+                let reason = format!(
+                    "expired after {age_ms} ms in the queue (maxAgeMs {}, {attempts} attempts): {error}",
+                    self.config.max_age_ms
+                );
                 self.dead_letter(pos, now_ms, reason, status, Vec::new());
             } else if let Some(row) = self.live.get_mut(pos) {
                 row.due_ms = at_ms;

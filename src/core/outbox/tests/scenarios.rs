@@ -119,32 +119,43 @@ fn a_retryable_failure_pauses_every_record_not_just_its_batch() {
     );
 }
 
+/// An outage is never dead-lettered by attempts alone: past `max_attempts` (5 here) the records keep being
+/// retried at the capped backoff (the windows stop growing at `max_delay_ms`), and only their age
+/// (`max_age_ms`) gives up on them, with the last error in the reason.
 #[test]
-fn exhausted_attempts_dead_letter_with_the_last_error() {
-    for (outcome, status, reason) in [
-        (http(503, "down"), Some(503), "gave up after 5 attempts: HTTP 503: down"),
-        (HttpOutcome::Network { message: "refused".into() }, None, "gave up after 5 attempts: network error: refused"),
-        (HttpOutcome::Timeout { timeout_ms: 10_000 }, None, "gave up after 5 attempts: no response within 10000 ms"),
+fn retryable_failures_retry_past_max_attempts_and_dead_letter_by_age_with_the_last_error() {
+    for (outcome, status, error) in [
+        (http(503, "down"), Some(503), "HTTP 503: down"),
+        (HttpOutcome::Network { message: "refused".into() }, None, "network error: refused"),
+        (HttpOutcome::Timeout { timeout_ms: 10_000 }, None, "no response within 10000 ms"),
     ] {
         let mut store = FakeStore::default();
-        let mut ob = outbox_with(config(), &ids("r", 2), &mut store);
+        let aging = OutboxConfig { max_age_ms: 60_000, ..config() };
+        let mut ob = outbox_with(aging, &ids("r", 2), &mut store);
         let mut now = T0;
         let run = drive_flush(&mut ob, &mut store, &mut now, 3_600_000, |_| outcome.clone());
-        assert_eq!(run.sends().len(), 5, "max_attempts sends");
-        assert_eq!(run.waits(), vec![375, 750, 1_500, 3_000], "equal jitter: 0.75 of each window at jitter 0.5");
+        assert_eq!(
+            run.waits(),
+            vec![375, 750, 1_500, 3_000, 6_000, 12_000, 22_500, 22_500],
+            "equal jitter: 0.75 of each window at jitter 0.5, capped at 30 s; no end at max_attempts"
+        );
+        assert_eq!(run.sends().len(), 9, "past max_attempts (5) until max_age_ms");
         assert_eq!(run.report, FlushReport { sent: 0, dead_lettered: 2, retry_later: 0, remaining: 0 });
         let letters = ob.dead_letters();
         for id in ["r0", "r1"] {
             let d = dead(&letters, id);
-            assert_eq!((d.reason.as_str(), d.status, d.attempts), (reason, status, 5));
+            assert!(d.reason.starts_with("expired after "), "{}", d.reason);
+            assert!(d.reason.ends_with(&format!("(maxAgeMs 60000, 9 attempts): {error}")), "{}", d.reason);
+            assert_eq!((d.status, d.attempts), (status, 9));
             assert_eq!(d.record_json, rec(id).json);
             assert_eq!((d.created_ms, d.at_ms), (T0, now));
+            assert!(now - T0 >= 60_000);
         }
         assert_eq!(store.ids("q"), Vec::<String>::new());
         assert_eq!(store.ids("d"), ids("r", 2));
         let stored = store.value("d", "r0");
-        assert_eq!(stored.get("reason").and_then(Value::as_str), Some(reason));
-        assert_eq!(stored.get("attempts").and_then(Value::as_f64), Some(5.0));
+        assert_eq!(stored.get("reason").and_then(Value::as_str), Some(letters[0].reason.as_str()));
+        assert_eq!(stored.get("attempts").and_then(Value::as_f64), Some(9.0));
         assert_eq!(ob.stats().dead_lettered, 2);
     }
 }
@@ -165,7 +176,7 @@ fn records_past_max_age_are_dead_lettered_at_their_next_failure() {
     assert_eq!(run.report.dead_lettered, 1);
     let d = &ob.dead_letters()[0];
     assert_eq!(d.attempts, 2);
-    assert!(d.reason.starts_with("expired after 61005 ms in the queue (maxAgeMs 60000): HTTP 500: x"), "{}", d.reason);
+    assert!(d.reason.starts_with("expired after 61005 ms in the queue (maxAgeMs 60000, 2 attempts): HTTP 500: x"), "{}", d.reason);
     // Age alone (no failure) never dead-letters: a record that is old but delivered is delivered.
     let mut store = FakeStore::default();
     let mut ob = outbox_with(OutboxConfig { max_age_ms: 1, ..config() }, &ids("s", 1), &mut store);
