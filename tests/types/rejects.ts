@@ -1,6 +1,6 @@
 // Usages that must NOT compile. Each `@ts-expect-error` makes tsc fail if the line below it ever compiles, so
 // these pin how strict the types are. tests/types/run fails on any unused directive.
-import { Tracker, ready, version, type AicmErrorCode, type Anonymizer } from 'aicostmanager-edge';
+import { Tracker, ready, version, kvStore, type AicmErrorCode, type Anonymizer } from 'aicostmanager-edge';
 // @ts-expect-error: the glue's loader is not re-exported
 import { initSync } from 'aicostmanager-edge';
 // @ts-expect-error: there is no default export
@@ -102,5 +102,11 @@ const v: number = version;
 const r: Promise<string> = ready;
 // @ts-expect-error: not an error code
 const code: AicmErrorCode = 'E_NOPE';
+
+declare const kvNs: Parameters<typeof kvStore>[0];
+// @ts-expect-error: maxOperations is a number
+kvStore(kvNs, { maxOperations: '25' });
+// @ts-expect-error: backlog() has no "waiting" figure
+kvStore(kvNs).backlog().waiting;
 
 export { initSync, aicm, narrowAnonymizer, closed, v, r, code };
