@@ -140,7 +140,7 @@ export interface KvOutboxStore extends OutboxStore {
  * before by `list`. At least once: isolates may send the same record twice; duplicates carry the same
  * response_id and the service keeps one. Throws a TypeError when `namespace` is not a KV binding, a RangeError
  * when `ttlSeconds` is not an integer ≥ 60 or `maxOperations` not an integer in 4..1000. Bounded: at most
- * `maxOperations` KV calls per store (one store per request); a `list()` spends at most half of what is left
+ * `maxOperations` KV calls per store (one store per request); a `list()` spends at most 30 % of what is left and 50 reads
  * (oldest segments first), so a backlog of any size costs a request a bounded number of operations.
  */
 export declare function kvStore(namespace: KvNamespaceLike, options?: KvStoreOptions): KvOutboxStore;

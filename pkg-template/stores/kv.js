@@ -26,8 +26,13 @@ export const KV_OPERATIONS_FREE = 50;
 export const DEFAULT_MAX_OPERATIONS = 500;
 /** The default expiration: 30 days, well past the queue's default `maxAgeMs` (7 days). */
 export const DEFAULT_TTL_SECONDS = 30 * 24 * 3600;
-/** The most list pages, and segment reads, one `list()` spends: at most half of what the budget has left. */
-const LIST_SHARE = 0.5;
+/**
+ * The most list pages and segment reads one `list()` spends: 30 % of what the budget has left (the rest is for
+ * the puts and the deletes of what gets delivered), and at most READS_PER_LIST reads: during an outage each request
+ * would otherwise re-read a large share of the backlog only to find it not due.
+ */
+const LIST_SHARE = 0.3;
+const READS_PER_LIST = 50;
 
 /** The last stamp handed out in this isolate: stamps (and entry versions) only go up, even within one ms. */
 let lastStamp = 0;
@@ -64,7 +69,7 @@ function nextStamp() {
  * Bounded (KV allows 1,000 operations per Worker invocation on the paid plan, 50 on the free plan; past it every
  * KV call throws): one store makes at most `maxOperations` KV calls in its life (create one store per request,
  * as `env` is per request), and past that its calls reject with a RangeError before touching KV (the tracker
- * retries later; nothing is lost). A `list()` spends at most half of what is left (list pages while the
+ * retries later; nothing is lost). A `list()` spends at most 30 % of what is left and at most 50 reads (list pages while the
  * new segments they show can still be read, then those reads, oldest first), so the puts of the request's own records always fit; the
  * segments it leaves unread are read by a later request once older ones are delivered (`backlog()` reports
  * them). A backlog of any size costs each request a bounded number of operations and still drains.
@@ -114,7 +119,7 @@ export function kvStore(namespace, { ttlSeconds = DEFAULT_TTL_SECONDS, maxOperat
   }
   /** How many operations one list() may still spend: a share of what is left, so that puts always fit. */
   function listAllowance() {
-    return Math.floor((maxOperations - operations) * LIST_SHARE);
+    return Math.min(READS_PER_LIST, Math.floor((maxOperations - operations) * LIST_SHARE));
   }
 
   /** segment key → { dir, rows: [{ key, value, w }], writtenAt: ms when this isolate wrote it, or null } */
