@@ -98,14 +98,39 @@ export interface KvNamespaceLike {
 
 /** Options of `kvStore()`. */
 export interface KvStoreOptions {
-  /** Expiration of every segment written, in seconds; an integer ≥ 60. Default 7 days. */
+  /**
+   * Expiration of every segment written, in seconds; an integer ≥ 60. Default 30 days. Keep it above the
+   * tracker's `maxAgeMs` (default 7 days): a `list()` writes again every known segment older than half of it.
+   */
   ttlSeconds?: number;
+  /**
+   * KV operations this store may make, 4..1000; default 500. KV allows 1,000 per Worker invocation on the paid
+   * plan and 50 on the free plan (past it every KV call throws): leave room for your own KV use, and pass 25 or
+   * less on the free plan. Past it the store's calls reject (nothing lost: retried by a later request).
+   */
+  maxOperations?: number;
+}
+
+/** `backlog()` of a `kvStore()`: what it knows of the KV outbox. */
+export interface KvBacklog {
+  /** KV operations spent, of `maxOperations`. */
+  operations: number;
+  maxOperations: number;
+  /** Segments and entries this store read or wrote. */
+  segments: number;
+  entries: number;
+  /** The last `list()`: segments KV listed, those not read for the budget, whether the listing reached the end. */
+  listedSegments: number;
+  unreadSegments: number;
+  listComplete: boolean;
 }
 
 /** What `kvStore()` returns: persistent, eventually consistent, without a lock. */
 export interface KvOutboxStore extends OutboxStore {
   readonly durability: "persistent";
   readonly consistent: false;
+  /** What waits in KV as far as this store knows (at least `entries`, plus one or more per unread segment). */
+  backlog(): KvBacklog;
 }
 
 /**
@@ -114,7 +139,9 @@ export interface KvOutboxStore extends OutboxStore {
  * partly deleted) per segment touched by `delete`, one list per 1000 keys plus one read per segment not seen
  * before by `list`. At least once: isolates may send the same record twice; duplicates carry the same
  * response_id and the service keeps one. Throws a TypeError when `namespace` is not a KV binding, a RangeError
- * when `ttlSeconds` is not an integer ≥ 60.
+ * when `ttlSeconds` is not an integer ≥ 60 or `maxOperations` not an integer in 4..1000. Bounded: at most
+ * `maxOperations` KV calls per store (one store per request); a `list()` spends at most 30 % of what is left and 50 reads
+ * (oldest segments first), so a backlog of any size costs a request a bounded number of operations.
  */
 export declare function kvStore(namespace: KvNamespaceLike, options?: KvStoreOptions): KvOutboxStore;
 

@@ -1,6 +1,6 @@
 // Usages that must NOT compile. Each `@ts-expect-error` makes tsc fail if the line below it ever compiles, so
 // these pin how strict the types are. tests/types/run fails on any unused directive.
-import { Tracker, ready, version, memoryStore, durableObjectSink, type AicmErrorCode, type Anonymizer, type AicmOutboxOptions, type DurableObjectNamespaceLike, queueSink, handleQueueBatch, type QueueBatchLike } from 'aicostmanager-edge';
+import { Tracker, ready, version, memoryStore, durableObjectSink, kvStore, type AicmErrorCode, type Anonymizer, type AicmOutboxOptions, type DurableObjectNamespaceLike, queueSink, handleQueueBatch, type QueueBatchLike } from 'aicostmanager-edge';
 declare const outboxBinding: DurableObjectNamespaceLike;
 // @ts-expect-error: the glue's loader is not re-exported
 import { initSync } from 'aicostmanager-edge';
@@ -126,3 +126,9 @@ queueSink('AICM_QUEUE');
 declare const rejectsBatch: QueueBatchLike;
 // @ts-expect-error: maxRetries is a number
 await handleQueueBatch(rejectsBatch, {}, { maxRetries: '100' });
+declare const kvNs: Parameters<typeof kvStore>[0];
+// @ts-expect-error: maxOperations is a number
+kvStore(kvNs, { maxOperations: '25' });
+// @ts-expect-error: backlog() has no "waiting" figure
+kvStore(kvNs).backlog().waiting;
+
