@@ -40,8 +40,9 @@ describe('exports', () => {
     assert.equal(await ready, undefined);
     assert.match(version, /^\d+\.\d+\.\d+/);
     assert.deepEqual(Object.keys(pkg).sort(), [
-      'AicmOutbox', 'OUTBOX_DEFAULTS', 'OUTBOX_SETTINGS', 'Tracker', 'durableObjectOutbox', 'durableObjectSink',
-      'durableObjectStorageStore', 'indexedDbStore', 'kvStore', 'memoryStore', 'ready', 'version',
+      'AicmOutbox', 'OUTBOX_DEFAULTS', 'OUTBOX_SETTINGS', 'QueueConsumerSession', 'Tracker', 'durableObjectOutbox',
+      'durableObjectSink', 'durableObjectStorageStore', 'handleQueueBatch', 'indexedDbStore', 'kvStore', 'memoryStore',
+      'queueSink', 'ready', 'replayDeadLetters', 'version',
     ]);
   });
 
