@@ -3,6 +3,7 @@
 
 import type { OutboxStore } from "./stores/index.js";
 export * from "./stores/index.js";
+export * from "./durable-object/index.js";
 
 /** Any value JSON can carry. Numbers must be finite: NaN and ±Infinity are rejected with `E_NON_FINITE_NUMBER`. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
@@ -305,6 +306,12 @@ export interface QueueStats {
    * unreadable), with the store's own reason (`store.put rejected: Error: disk full [EIO]`); null once a call works.
    */
   storeError: string | null;
+  /**
+   * When something is next due to be sent (epoch ms; in the past means now): the earliest due record, never before
+   * a retry pause (backoff or the server's Retry-After), no later than the lease of a batch in flight. null when
+   * nothing is queued or in flight (absent in immediate mode). `AicmOutbox` sets its alarm to it.
+   */
+  nextDueAt?: number | null;
 }
 
 /** A record that will not be delivered unless requeued: refused by the service, or out of attempts or time. */
@@ -395,6 +402,17 @@ export class Tracker<D extends DeliveryType = "immediate"> {
    * never refuses.
    */
   requeueDeadLetters(responseIds?: string[]): Promise<number>;
+
+  /**
+   * Persistent queue: takes record JSON texts another tracker built (what a `sink`'s `send(records)` is handed,
+   * e.g. in a Durable Object or a queue consumer) into this outbox, all or none, and resolves once the store writes
+   * they caused were answered: `added` new records, `duplicates` (a `response_id` already held, kept once),
+   * `unsaved` (records of the whole outbox whose store write failed; 0 = all in the store). Each text must be a JSON
+   * object with a non-empty `service_key` and a valid `response_id`, at most `maxRecordBytes`.
+   * Rejects (taking nothing) with `E_INVALID_RECORD` (naming the index), `E_INVALID_BATCH` (not an array),
+   * `E_BATCH_TOO_LARGE` (over 10000), `E_QUEUE_FULL`, `E_INVALID_OPTION` (an immediate tracker), `E_TRACKER_CLOSED`.
+   */
+  enqueueRecords(records: string[]): Promise<{ added: number; duplicates: number; unsaved: number }>;
 
   /** Deletes dead letters (all, or those listed) for good; resolves to how many. */
   purgeDeadLetters(responseIds?: string[]): Promise<number>;

@@ -2,7 +2,7 @@
 // goes through a counting wrapper of the real binding env.Q; the counts live at module scope (a plain object:
 // no timers, randomness or I/O there) and are read and cleared over HTTP.
 //
-//   POST /package?n=N    a Tracker (persistent_queue, store: kvStore(counted env.Q)) tracks N records, then
+//   POST /package?n=N[&deadline=ms]  a Tracker (persistent_queue, store: kvStore(counted env.Q)) tracks N records, then
 //                        ctx.waitUntil(tracker.flush())
 //   POST /baseline?n=N   hand-written: ctx.waitUntil(put the N records as one JSON array under a fresh key with
 //                        expirationTtl, POST them to the ingest, delete the key on 202)
@@ -11,7 +11,7 @@
 import { Tracker, kvStore } from 'aicostmanager-edge';
 
 const TTL_SECONDS = 7 * 24 * 3600;
-const fresh = () => ({ get: 0, put: 0, delete: 0, list: 0, putValueBytes: 0, putKeyBytes: 0, getBytes: 0, flushes: 0, sent: 0, remaining: 0, failures: 0 });
+const fresh = () => ({ get: 0, put: 0, delete: 0, list: 0, putValueBytes: 0, putKeyBytes: 0, getBytes: 0, flushes: 0, sent: 0, remaining: 0, failures: 0, maxOps: 0 });
 let counts = fresh();
 const utf8 = new TextEncoder();
 const bytes = (text) => (typeof text === 'string' ? utf8.encode(text).length : 0);
@@ -53,12 +53,14 @@ function sdkTimestamp() {
   return text.includes('.') ? text : `${text}.0`;
 }
 
-async function packageRequest(env, ctx, n) {
-  const tracker = new Tracker({ apiKey: env.API_KEY, apiBase: env.INGEST_URL, deliveryType: 'persistent_queue', store: kvStore(counted(env.Q)) });
+async function packageRequest(env, ctx, n, deadlineMs) {
+  const store = kvStore(counted(env.Q));
+  const tracker = new Tracker({ apiKey: env.API_KEY, apiBase: env.INGEST_URL, deliveryType: 'persistent_queue', store });
   for (let i = 0; i < n; i += 1) tracker.track('openai::gpt-4o-mini', usageOf(i));
   ctx.waitUntil(
-    tracker.flush().then(
+    tracker.flush(deadlineMs ? { deadlineMs } : undefined).then(
       (report) => {
+        counts.maxOps = Math.max(counts.maxOps, store.backlog().operations);
         counts.flushes += 1;
         counts.sent += report.sent;
         counts.remaining += report.remaining;
@@ -113,7 +115,7 @@ export default {
     const n = Number(url.searchParams.get('n') ?? '1');
     switch (url.pathname) {
       case '/package':
-        await packageRequest(env, ctx, n);
+        await packageRequest(env, ctx, n, Number(url.searchParams.get('deadline') ?? '0'));
         return new Response('ok');
       case '/baseline':
         await baselineRequest(env, ctx, n);

@@ -15,4 +15,5 @@ initSync({ module: wasmModule });
 export const ready = Promise.resolve();
 export const version = '__AICM_VERSION__';
 export * from '../stores/index.js';
+export * from '../durable-object/index.js';
 // @glue-exports: scripts/build-pkg replaces this line with the glue's named exports (all but initSync).

@@ -12,4 +12,5 @@ await ready;
 
 export const version = '__AICM_VERSION__';
 export * from '../stores/index.js';
+export * from '../durable-object/index.js';
 // @glue-exports: scripts/build-pkg replaces this line with the glue's named exports (all but initSync).

@@ -5,3 +5,4 @@
 export { memoryStore } from './memory.js';
 export { indexedDbStore } from './indexeddb.js';
 export { kvStore } from './kv.js';
+export { queueSink, handleQueueBatch, replayDeadLetters } from './cloudflare-queues.js';

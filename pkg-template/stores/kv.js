@@ -16,6 +16,23 @@ import { checkEntries, checkKeys, checkPrefix } from './validate.js';
 const KV_LAG_MS = 120_000;
 /** KV calls one store call runs at once (a Worker has 6 simultaneous connections). */
 const PARALLEL = 6;
+/** KV operations one Worker invocation may make: 1,000 on the paid plan, 50 on the free plan. */
+export const KV_OPERATIONS_PAID = 1000;
+export const KV_OPERATIONS_FREE = 50;
+/**
+ * The default `maxOperations` of one store: half the paid plan's budget, the other half left to the user's own KV
+ * use. On the free plan pass `maxOperations: 25` (or less).
+ */
+export const DEFAULT_MAX_OPERATIONS = 500;
+/** The default expiration: 30 days, well past the queue's default `maxAgeMs` (7 days). */
+export const DEFAULT_TTL_SECONDS = 30 * 24 * 3600;
+/**
+ * The most list pages and segment reads one `list()` spends: 30 % of what the budget has left (the rest is for
+ * the puts and the deletes of what gets delivered), and at most READS_PER_LIST reads: during an outage each request
+ * would otherwise re-read a large share of the backlog only to find it not due.
+ */
+const LIST_SHARE = 0.3;
+const READS_PER_LIST = 50;
 
 /** The last stamp handed out in this isolate: stamps (and entry versions) only go up, even within one ms. */
 let lastStamp = 0;
@@ -49,11 +66,27 @@ function nextStamp() {
  * isolates may list, send and delete the same record; a duplicate carries the same `response_id` and the
  * service keeps one. `consistent: false`, `durability: "persistent"`, no `lock`.
  *
+ * Bounded (KV allows 1,000 operations per Worker invocation on the paid plan, 50 on the free plan; past it every
+ * KV call throws): one store makes at most `maxOperations` KV calls in its life (create one store per request,
+ * as `env` is per request), and past that its calls reject with a RangeError before touching KV (the tracker
+ * retries later; nothing is lost). A `list()` spends at most 30 % of what is left and at most 50 reads (list pages while the
+ * new segments they show can still be read, then those reads, oldest first), so the puts of the request's own records always fit; the
+ * segments it leaves unread are read by a later request once older ones are delivered (`backlog()` reports
+ * them). A backlog of any size costs each request a bounded number of operations and still drains.
+ *
+ * Expiry (`expirationTtl`, default 30 days) never deletes a record silently as long as requests come: keep it
+ * above the tracker's `maxAgeMs` (default 7 days) so a failing record is dead-lettered by age first, and a
+ * `list()` writes again (fresh key, fresh expiration) every segment it knows older than half the TTL, dead
+ * letters included.
+ *
  * @param {{ get: Function, put: Function, delete: Function, list: Function }} namespace a KV namespace binding
- * @param {{ ttlSeconds?: number }} [options] expiration of every segment written; integer ≥ 60 (KV's minimum)
+ * @param {{ ttlSeconds?: number, maxOperations?: number }} [options] `ttlSeconds`: expiration of every segment
+ *   written; integer ≥ 60 (KV's minimum), default 2,592,000 (30 days). `maxOperations`: KV calls this store may
+ *   make, 4..1000, default 500 (half the paid plan's 1,000 per invocation, the rest left to your own KV use); on
+ *   the free plan (50 per invocation) pass 25 or less.
  * @returns {import('./index.js').OutboxStore}
  */
-export function kvStore(namespace, { ttlSeconds = 7 * 24 * 3600 } = {}) {
+export function kvStore(namespace, { ttlSeconds = DEFAULT_TTL_SECONDS, maxOperations = DEFAULT_MAX_OPERATIONS } = {}) {
   for (const method of ['get', 'put', 'delete', 'list']) {
     if (typeof namespace?.[method] !== 'function') {
       throw new TypeError(`kvStore(namespace): not a KV namespace binding (no ${method}() method)`);
@@ -62,7 +95,32 @@ export function kvStore(namespace, { ttlSeconds = 7 * 24 * 3600 } = {}) {
   if (!Number.isInteger(ttlSeconds) || ttlSeconds < 60) {
     throw new RangeError('kvStore: ttlSeconds must be an integer of at least 60 (KV expirationTtl minimum)');
   }
+  if (!Number.isInteger(maxOperations) || maxOperations < 4 || maxOperations > KV_OPERATIONS_PAID) {
+    throw new RangeError(
+      `kvStore: maxOperations must be an integer from 4 to ${KV_OPERATIONS_PAID} (KV's operations per invocation: ` +
+        `${KV_OPERATIONS_PAID} paid, ${KV_OPERATIONS_FREE} free)`,
+    );
+  }
   const writeOptions = { expirationTtl: ttlSeconds };
+  /** Segments older than this are written again (fresh key, fresh expiration) when a list() reads them. */
+  const refreshAfterMs = (ttlSeconds * 1000) / 2;
+  let operations = 0;
+  /** What the last list() saw: segments KV listed, those not read for the budget, whether the listing ended. */
+  let lastListing = { listed: 0, unread: 0, complete: true };
+
+  /** Counts one KV operation; throws (nothing done) when this store's budget is spent. */
+  function spend() {
+    if (operations >= maxOperations) {
+      throw new RangeError(
+        `kvStore: this store's KV operation budget is spent (maxOperations ${maxOperations}); what waits stays in KV for a later request`,
+      );
+    }
+    operations += 1;
+  }
+  /** How many operations one list() may still spend: a share of what is left, so that puts always fit. */
+  function listAllowance() {
+    return Math.min(READS_PER_LIST, Math.floor((maxOperations - operations) * LIST_SHARE));
+  }
 
   /** segment key → { dir, rows: [{ key, value, w }], writtenAt: ms when this isolate wrote it, or null } */
   const segments = new Map();
@@ -99,6 +157,7 @@ export function kvStore(namespace, { ttlSeconds = 7 * 24 * 3600 } = {}) {
 
   async function writeSegment(dir, rows, text) {
     const key = segmentKey(dir, nextStamp(), freshId());
+    spend();
     await namespace.put(key, text, writeOptions);
     remember(key, dir, rows, Date.now());
   }
@@ -106,6 +165,7 @@ export function kvStore(namespace, { ttlSeconds = 7 * 24 * 3600 } = {}) {
   async function deleteSegment(key) {
     forget(key);
     gone.set(key, { at: Date.now(), pending: true });
+    spend();
     await namespace.delete(key);
     gone.set(key, { at: Date.now(), pending: false });
   }
@@ -119,21 +179,50 @@ export function kvStore(namespace, { ttlSeconds = 7 * 24 * 3600 } = {}) {
     for (const [key, mark] of gone) {
       if (!mark.pending && now - mark.at > KV_LAG_MS) gone.delete(key);
     }
-    const pending = [...gone].filter(([, mark]) => mark.pending).map(([key]) => key);
+    const pending = [...gone]
+      .filter(([, mark]) => mark.pending)
+      .map(([key]) => key)
+      .slice(0, Math.max(0, Math.floor((maxOperations - operations) / 4)));
     await forEachLimited(pending, PARALLEL, deleteSegment).catch(() => {});
   }
 
-  async function listSegmentKeys(dir) {
+  /**
+   * The segment keys under `dir`, oldest first (KV lists keys in order; a segment key's stamp sorts by time), page
+   * after page while the pages and the reads of the new segments found fit in `allowance` operations.
+   * `complete` false: the listing stopped for the budget (the newest are not seen). `pages`: list calls made.
+   */
+  async function listSegmentKeys(dir, allowance) {
     const keys = [];
+    let fresh = 0;
     let cursor;
-    for (;;) {
-      const page = await namespace.list(cursor === undefined ? { prefix: dir } : { prefix: dir, cursor });
-      for (const { name } of page.keys) {
-        if (parseSegmentKey(name)) keys.push(name);
+    let pages = 0;
+    while (pages === 0 || pages + 1 + fresh <= allowance) {
+      pages += 1;
+      spend();
+      const listed = await namespace.list(cursor === undefined ? { prefix: dir } : { prefix: dir, cursor });
+      for (const { name } of listed.keys) {
+        if (!parseSegmentKey(name)) continue;
+        keys.push(name);
+        if (!segments.has(name) && !gone.has(name)) fresh += 1;
       }
-      if (page.list_complete || !page.cursor) return keys;
-      cursor = page.cursor;
+      if (listed.list_complete || !listed.cursor) return { keys, complete: true, pages };
+      cursor = listed.cursor;
     }
+    return { keys, complete: false, pages };
+  }
+
+  function refreshOld(dir, now) {
+    return refreshOldSegments({
+      segments,
+      dir,
+      now,
+      refreshAfterMs,
+      budgetLeft: () => maxOperations - operations,
+      rewrite: async (key, segment) => {
+        await writeSegment(segment.dir, segment.rows, encodeSegment(segment.rows));
+        await deleteSegment(key);
+      },
+    });
   }
 
   return {
@@ -156,27 +245,61 @@ export function kvStore(namespace, { ttlSeconds = 7 * 24 * 3600 } = {}) {
       return serial(async () => {
         await tidy();
         const dir = directoryOf(prefix);
-        const listed = new Set(await listSegmentKeys(dir));
+        // At most a share of the budget: list pages, then reads (oldest first), leaving the rest for puts.
+        let allowance = Math.max(1, listAllowance());
+        const { keys: listedKeys, complete, pages } = await listSegmentKeys(dir, allowance);
+        allowance -= pages;
+        const listed = new Set(listedKeys);
+        const newest = listedKeys.length ? listedKeys[listedKeys.length - 1] : '';
         const now = Date.now();
         const unlistedOwn = [];
         for (const [key, segment] of segments) {
           if (!segment.dir.startsWith(dir) || listed.has(key)) continue;
+          if (!complete && key > newest) continue; // past where the listing stopped: not known to be gone
           const recentlyOurs = segment.writtenAt !== null && now - segment.writtenAt < KV_LAG_MS;
           if (recentlyOurs) unlistedOwn.push(key); // KV may not list it yet: ask for it
           else forget(key); // deleted elsewhere or expired
         }
-        await forEachLimited(unlistedOwn, PARALLEL, async (key) => {
+        const checked = unlistedOwn.slice(0, Math.max(0, allowance));
+        allowance -= checked.length;
+        await forEachLimited(checked, PARALLEL, async (key) => {
+          spend();
           if ((await namespace.get(key)) === null) forget(key); // deleted by another isolate
         });
-        const unknown = [...listed].filter((key) => !segments.has(key) && !gone.has(key));
-        await forEachLimited(unknown, PARALLEL, async (key) => {
+        // Oldest first; what the budget leaves unread is read by a later list() (after older ones are delivered).
+        const unknown = listedKeys.filter((key) => !segments.has(key) && !gone.has(key));
+        const reading = unknown.slice(0, Math.max(0, allowance));
+        lastListing = { listed: listedKeys.length, unread: unknown.length - reading.length, complete };
+        await forEachLimited(reading, PARALLEL, async (key) => {
+          spend();
           const text = await namespace.get(key);
           if (text === null) return; // deleted since it was listed (KV lists lag)
           const rows = decodeSegment(text);
           if (rows) remember(key, parseSegmentKey(key).dir, rows, null); // else not readable here: left alone
         });
+        await refreshOld(dir, now);
         return newestEntries(segments, dir, prefix);
       });
+    },
+
+    /**
+     * What this store knows of the KV outbox, for monitoring: `operations` spent of `maxOperations`; `segments`
+     * and `entries` known (read or written by this store); what its last list() saw: `listedSegments`,
+     * `unreadSegments` (listed but not read, for the budget) and `listComplete` (false: more segments wait
+     * beyond the listing's pages). Waiting in KV is at least `entries` plus one or more per unread segment.
+     */
+    backlog() {
+      let entries = 0;
+      for (const segment of segments.values()) entries += segment.rows.length;
+      return {
+        operations,
+        maxOperations,
+        segments: segments.size,
+        entries,
+        listedSegments: lastListing.listed,
+        unreadSegments: lastListing.unread,
+        listComplete: lastListing.complete,
+      };
     },
 
     async delete(keys) {
@@ -195,6 +318,24 @@ export function kvStore(namespace, { ttlSeconds = 7 * 24 * 3600 } = {}) {
       });
     },
   };
+}
+
+/**
+ * Never expires silently: a known segment under `dir` older than half its expiration is written again (one put,
+ * one delete) while the budget allows, so a record that waits, dead letters included, keeps a fresh
+ * `expirationTtl` as long as requests come. Failures are left for a later list().
+ */
+async function refreshOldSegments({ segments, dir, now, refreshAfterMs, budgetLeft, rewrite }) {
+  const old = [...segments]
+    .filter(([key, segment]) => segment.dir.startsWith(dir) && now - (parseSegmentKey(key)?.stamp ?? now) > refreshAfterMs)
+    .slice(0, Math.max(0, Math.floor(budgetLeft() / 4)));
+  for (const [key, segment] of old) {
+    try {
+      await rewrite(key, segment);
+    } catch {
+      return;
+    }
+  }
 }
 
 /** Per entry key starting with `prefix`, the value of its newest put among the known segments under `dir`. */

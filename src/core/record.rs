@@ -122,7 +122,7 @@ pub fn build_record(
     Ok(EncodedRecord { response_id, json })
 }
 
-fn check_service_key(key: &str) -> Result<(), TrackError> {
+pub(crate) fn check_service_key(key: &str) -> Result<(), TrackError> {
     if key.trim().is_empty() {
         return Err(TrackError::InvalidServiceKey {
             reason: "must be a non-empty string such as \"openai::gpt-4o-mini\"".to_owned(),
@@ -131,7 +131,7 @@ fn check_service_key(key: &str) -> Result<(), TrackError> {
     Ok(())
 }
 
-fn check_response_id(id: String) -> Result<String, TrackError> {
+pub(crate) fn check_response_id(id: String) -> Result<String, TrackError> {
     if id.trim().is_empty() {
         return Err(TrackError::InvalidResponseId { reason: "must be a non-empty string".to_owned() });
     }

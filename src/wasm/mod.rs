@@ -9,6 +9,7 @@
 
 mod anonymizer;
 mod cause;
+mod cloudflare;
 mod deliver;
 mod errors;
 mod guarded;
@@ -22,5 +23,6 @@ mod results;
 mod sink;
 mod tracker;
 mod tracker_queue;
+mod tracker_handoff;
 
 pub use tracker::Tracker;

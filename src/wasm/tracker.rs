@@ -40,7 +40,7 @@ pub struct Tracker {
 }
 
 pub(super) struct State {
-    config: TrackerConfig,
+    pub(super) config: TrackerConfig,
     /// The outbox, with `deliveryType: "persistent_queue"`.
     pub(super) queue: Option<Rc<Queue>>,
     /// Replaced, never mutated in place, so a `track()` can hold a snapshot while user code runs.

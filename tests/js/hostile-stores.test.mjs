@@ -348,7 +348,9 @@ describe('delivery errors keep their cause (consolidation)', () => {
   it('queue: the dead letter of a refused record says the URL and ECONNREFUSED', LIMIT, async () => {
     const port = await closedPort();
     const tracker = new Tracker({
+      // A network failure is dead-lettered by age only (never by attempts): a short maxAgeMs and backoff.
       apiKey: KEY, apiBase: `http://127.0.0.1:${port}`, deliveryType: 'persistent_queue', maxAttempts: 1,
+      maxAgeMs: 1000, retryBaseDelayMs: 100, retryMaxDelayMs: 200,
     });
     tracker.track(SERVICE_KEY, { prompt_tokens: 1 });
     const report = await tracker.flush();

@@ -21,7 +21,7 @@ import {
 
 const REPORT_KEYS = ['deadLettered', 'durability', 'remaining', 'retryLater', 'sent'];
 const STATS_KEYS = [
-  'bytes', 'deadBytes', 'deadLettered', 'dropped', 'duplicates', 'durability', 'inFlight', 'queued', 'sent', 'storeError',
+  'bytes', 'deadBytes', 'deadLettered', 'dropped', 'duplicates', 'durability', 'inFlight', 'nextDueAt', 'queued', 'sent', 'storeError',
   'unreadable', 'unsaved',
 ];
 
@@ -688,7 +688,7 @@ describe('stats', () => {
     assert.deepEqual(Object.keys(empty).sort(), STATS_KEYS);
     assert.deepEqual(empty, {
       queued: 0, inFlight: 0, sent: 0, deadLettered: 0, dropped: 0, bytes: 0, deadBytes: 0, unsaved: 0, unreadable: 0,
-      duplicates: 0, durability: 'memory', storeError: null,
+      duplicates: 0, durability: 'memory', storeError: null, nextDueAt: null,
     });
 
     trackMany(tracker, 3, 'st');
@@ -710,7 +710,7 @@ describe('stats', () => {
     const { deadBytes, ...rest } = tracker.stats();
     assert.deepEqual(rest, {
       queued: 0, inFlight: 0, sent: 3, deadLettered: 1, dropped: 0, bytes: 0, unsaved: 0, unreadable: 0, duplicates: 1,
-      durability: 'memory', storeError: null,
+      durability: 'memory', storeError: null, nextDueAt: null,
     });
     // The dead letter's record bytes: what it holds of maxQueueBytes.
     assert.ok(deadBytes > 50, `deadBytes ${deadBytes}`);

@@ -122,6 +122,67 @@ describe('kvStore() over a real local KV namespace (Miniflare)', () => {
     assert.throws(() => kvStore(undefined), TypeError);
     assert.throws(() => kvStore(kv, { ttlSeconds: 59 }), RangeError);
     assert.throws(() => kvStore(kv, { ttlSeconds: 90.5 }), RangeError);
+    for (const maxOperations of [3, 1001, 2.5, '25']) assert.throws(() => kvStore(kv, { maxOperations }), RangeError);
+  });
+
+  /**
+   * KV's production limit simulated: past `limit` operations in one invocation every KV call throws, as KV does
+   * (1,000 paid, 50 free). Each simulated request gets a fresh namespace wrapper (a new invocation) and a fresh store.
+   */
+  function invocation(limit) {
+    const counter = counted();
+    let used = 0;
+    const ns = {};
+    for (const method of ['get', 'put', 'delete', 'list']) {
+      ns[method] = (...args) => {
+        used += 1;
+        if (used > limit) return Promise.reject(new Error('Too many API requests by single worker invocation.'));
+        return counter.ns[method](...args);
+      };
+    }
+    return { ns, calls: counter.calls, used: () => used };
+  }
+
+  test('a backlog far past the budget: each request stays within maxOperations, writes its own record first, and the backlog drains', async () => {
+    const seed = kvStore(kv, { maxOperations: 1000 });
+    for (let i = 0; i < 300; i += 1) await seed.put([{ key: `bl/q/old${String(i).padStart(3, '0')}`, value: `${i}` }]);
+    const delivered = new Set();
+    let requests = 0;
+    let waiting = 300;
+    while (waiting > 0) {
+      requests += 1;
+      assert.ok(requests <= 80, `drains within 80 requests, ${waiting} still waiting`);
+      const call = invocation(50); // the free plan
+      const store = kvStore(call.ns, { maxOperations: 25 });
+      await store.put([{ key: `bl/q/new${requests}`, value: 'own' }]);
+      assert.deepEqual(call.calls, { get: 0, put: 1, delete: 0, list: 0 }, 'the own record is written before any read');
+      const listed = await store.list('bl/');
+      assert.ok(listed.some((e) => e.key === `bl/q/new${requests}`), 'the own record is listed');
+      const backlog = store.backlog();
+      assert.ok(backlog.operations <= 25, JSON.stringify(backlog));
+      // Delivered (as the tracker would after a 2xx): delete what was listed.
+      await store.delete(listed.map((e) => e.key)).catch(() => {});
+      assert.ok(call.used() <= 25, `request ${requests}: ${call.used()} KV operations`);
+      for (const e of listed) delivered.add(e.key);
+      waiting = (await kvStore(kv, { maxOperations: 1000 }).list('bl/')).filter((e) => e.key.startsWith('bl/q/old')).length;
+    }
+    for (let i = 0; i < 300; i += 1) assert.ok(delivered.has(`bl/q/old${String(i).padStart(3, '0')}`), `old${i} delivered`);
+    // Old code: one list() read every segment (300 reads) and KV threw past 50 operations.
+    assert.ok(requests >= 300 / 25, `${requests} requests`);
+  });
+
+  test('list() writes again, with a fresh expiration, a segment older than half its TTL (dead letters never expire silently)', async () => {
+    const old = Date.now() - 20 * 24 * 3600 * 1000; // 20 days: past half of the default 30-day TTL
+    const oldKey = `rf/d/~seg~${old.toString(36)}-0b0e1c2d-0000-4000-8000-000000000001`;
+    await kv.put(oldKey, JSON.stringify({ v: 1, e: [['rf/d/letter', 'dead', old]] }));
+    const { ns, putOptions } = counted();
+    const store = kvStore(ns);
+    assert.deepEqual(pairs(await store.list('rf/')), [['rf/d/letter', 'dead']]);
+    const keys = (await kv.list({ prefix: 'rf/' })).keys;
+    assert.equal(keys.length, 1);
+    assert.notEqual(keys[0].name, oldKey, 'rewritten under a fresh key');
+    assert.deepEqual(putOptions, [{ expirationTtl: 2592000 }]);
+    assert.deepEqual(pairs(await kvStore(kv).list('rf/')), [['rf/d/letter', 'dead']]);
   });
 
   test('each put() is exactly one KV write, of a fresh segment key, and no other KV call', async () => {
@@ -141,7 +202,7 @@ describe('kvStore() over a real local KV namespace (Miniflare)', () => {
     assert.equal((await store.list('w1/')).length, 801);
   });
 
-  test('every write passes expirationTtl (default 7 days, or ttlSeconds), and KV applies it', async () => {
+  test('every write passes expirationTtl (default 30 days, or ttlSeconds), and KV applies it', async () => {
     const short = counted();
     await kvStore(short.ns, { ttlSeconds: 3600 }).put([{ key: 'ttl1/q/a', value: 'x' }]);
     const long = counted();
@@ -149,12 +210,12 @@ describe('kvStore() over a real local KV namespace (Miniflare)', () => {
     await store.put([{ key: 'ttl2/q/a', value: 'x' }, { key: 'ttl2/q/b', value: 'y' }]);
     await store.delete(['ttl2/q/a']); // the rewrite of the remaining entry carries it too
     assert.deepEqual(short.putOptions, [{ expirationTtl: 3600 }]);
-    assert.deepEqual(long.putOptions, [{ expirationTtl: 604800 }, { expirationTtl: 604800 }]);
+    assert.deepEqual(long.putOptions, [{ expirationTtl: 2592000 }, { expirationTtl: 2592000 }]);
     const now = Date.now() / 1000;
     const [shortKey] = (await kv.list({ prefix: 'ttl1/' })).keys;
     const [longKey] = (await kv.list({ prefix: 'ttl2/' })).keys;
     assert.ok(Math.abs(shortKey.expiration - (now + 3600)) < 30, `expiration ${shortKey.expiration}`);
-    assert.ok(Math.abs(longKey.expiration - (now + 604800)) < 30, `expiration ${longKey.expiration}`);
+    assert.ok(Math.abs(longKey.expiration - (now + 2592000)) < 30, `expiration ${longKey.expiration}`);
   });
 
   test('delete: a fully deleted segment is one KV delete; a partly deleted one is one new segment + one delete', async () => {

@@ -39,7 +39,11 @@ describe('exports', () => {
     assert.ok(ready instanceof Promise);
     assert.equal(await ready, undefined);
     assert.match(version, /^\d+\.\d+\.\d+/);
-    assert.deepEqual(Object.keys(pkg).sort(), ['Tracker', 'indexedDbStore', 'kvStore', 'memoryStore', 'ready', 'version']);
+    assert.deepEqual(Object.keys(pkg).sort(), [
+      'AicmOutbox', 'OUTBOX_DEFAULTS', 'OUTBOX_SETTINGS', 'QueueConsumerSession', 'Tracker', 'durableObjectOutbox',
+      'durableObjectSink', 'durableObjectStorageStore', 'handleQueueBatch', 'indexedDbStore', 'kvStore', 'memoryStore',
+      'queueSink', 'ready', 'replayDeadLetters', 'version',
+    ]);
   });
 
   it('version is the package.json version', async () => {

@@ -6,6 +6,9 @@ import {
   type FlushReport, type QueueStats, type DeadLetter, type Queued, type QueuedBatch, type OutboxStore,
   type TrackerSink, type DeliveryFailure,
   memoryStore, indexedDbStore, kvStore,
+  AicmOutbox, durableObjectSink, durableObjectOutbox, durableObjectStorageStore, OUTBOX_DEFAULTS, OUTBOX_SETTINGS,
+  type AicmOutboxOptions, type DurableObjectNamespaceLike, type DurableObjectSink,
+  queueSink, handleQueueBatch, replayDeadLetters, type QueueBatchReport, type QueueBatchLike, type QueueLike,
 } from 'aicostmanager-edge';
 
 /** Compile-time equality: `Expect<Equal<A, B>>` errors unless A and B are the same type. */
@@ -123,6 +126,9 @@ const viaSink = new Tracker({ sink, deliveryType: 'persistent_queue' });
 viaSink.track('a::b', { n: 1 });
 const sinkCode: DeliveryFailure['code'] = 'E_SINK';
 console.log(sinkCode);
+new Tracker({ apiKey: 'k', deliveryType: 'persistent_queue', store: kvStore(kvBinding, { maxOperations: 25 }) });
+const kvBacklog: number = kvStore(kvBinding).backlog().unreadSegments;
+void kvBacklog;
 const immediateFlush: FlushReport = await tracker.flush();
 console.log(immediateFlush.durability);
 type _ready = Expect<Equal<typeof ready, Promise<void>>>;
@@ -139,3 +145,33 @@ try {
 
 export { v, status, delivered, httpStatus, failureCode, errors, attempts, responseId, costEvents, limits, asResult,
   firstStatus, batchLimits };
+
+// The Durable Object outbox: the sink, the Worker-side handle, the class (re-exported and subclassed).
+declare const outboxBinding: DurableObjectNamespaceLike;
+const doSink: DurableObjectSink = durableObjectSink(outboxBinding, { shard: 'customer-42' });
+const doKind: 'durable-object' = doSink.kind;
+new Tracker({ sink: durableObjectSink(outboxBinding) });
+const doHandle = durableObjectOutbox(outboxBinding);
+const doAlarm: number | null = (await doHandle.stats()).alarmAt;
+const doRequeued: number = (await doHandle.requeueDeadLetters(['id-1'])).requeued;
+const doLetters: DeadLetter[] = await doHandle.deadLetters();
+class MyOutbox extends AicmOutbox {
+  outboxOptions(): AicmOutboxOptions {
+    return { ...OUTBOX_DEFAULTS, maxQueueSize: 50_000, coalesceMs: OUTBOX_SETTINGS.coalesceMs };
+  }
+}
+declare const doStorage: Parameters<typeof durableObjectStorageStore>[0];
+new MyOutbox({ storage: doStorage }, { AICM_API_KEY: 'k', AICM_OUTBOX_OPTIONS: '{"maxAttempts":10}' });
+const doQueue = new Tracker({ deliveryType: 'persistent_queue', apiKey: 'k', store: durableObjectStorageStore(doStorage) });
+const taken: { added: number; duplicates: number; unsaved: number } = await doQueue.enqueueRecords(['{"service_key":"s","response_id":"r"}']);
+const nextDue: number | null | undefined = doQueue.stats().nextDueAt;
+export { doKind, doAlarm, doRequeued, doLetters, taken, nextDue };
+// Cloudflare Queues: the producer's sink, the consumer's and the replay's handlers.
+declare const aicmQueue: QueueLike;
+declare const queueBatch: QueueBatchLike;
+new Tracker({ sink: queueSink(aicmQueue) });
+const queueReport: QueueBatchReport = await handleQueueBatch(queueBatch, { AICM_API_KEY: 'k', AICM_QUEUE: aicmQueue }, {
+  maxRetries: 100, deadLetterQueue: aicmQueue, maxAgeMs: 86_400_000, retryMaxDelayMs: 300_000,
+});
+const queueCounts: number = queueReport.acked + queueReport.retried + queueReport.requeued + queueReport.deadLettered + queueReport.posts;
+await replayDeadLetters(queueBatch, {}, { queue: aicmQueue });

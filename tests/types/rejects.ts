@@ -1,6 +1,7 @@
 // Usages that must NOT compile. Each `@ts-expect-error` makes tsc fail if the line below it ever compiles, so
 // these pin how strict the types are. tests/types/run fails on any unused directive.
-import { Tracker, ready, version, type AicmErrorCode, type Anonymizer } from 'aicostmanager-edge';
+import { Tracker, ready, version, memoryStore, durableObjectSink, kvStore, type AicmErrorCode, type Anonymizer, type AicmOutboxOptions, type DurableObjectNamespaceLike, queueSink, handleQueueBatch, type QueueBatchLike } from 'aicostmanager-edge';
+declare const outboxBinding: DurableObjectNamespaceLike;
 // @ts-expect-error: the glue's loader is not re-exported
 import { initSync } from 'aicostmanager-edge';
 // @ts-expect-error: there is no default export
@@ -108,4 +109,26 @@ new Tracker({ sink: { send: async (records: { id: number }[]) => records } });
 // @ts-expect-error: a sink must have send
 new Tracker({ sink: { kind: 'x' } });
 
-export { initSync, aicm, narrowAnonymizer, closed, v, r, code };
+// @ts-expect-error: a shard is a string
+durableObjectSink(outboxBinding, { shard: 42 });
+// @ts-expect-error: enqueueRecords takes record texts, not objects
+new Tracker({ deliveryType: 'persistent_queue', apiKey: 'k' }).enqueueRecords([{ response_id: 'r' }]);
+// @ts-expect-error: the object sets its store itself
+const badOutboxOptions: AicmOutboxOptions = { store: memoryStore() };
+// @ts-expect-error: the object's own settings are numbers
+const badCoalesce: AicmOutboxOptions = { coalesceMs: 'soon' };
+
+export { initSync, aicm, narrowAnonymizer, closed, v, r, code, badOutboxOptions, badCoalesce };
+
+// Cloudflare Queues.
+// @ts-expect-error: queueSink takes a Queue binding, not its name
+queueSink('AICM_QUEUE');
+declare const rejectsBatch: QueueBatchLike;
+// @ts-expect-error: maxRetries is a number
+await handleQueueBatch(rejectsBatch, {}, { maxRetries: '100' });
+declare const kvNs: Parameters<typeof kvStore>[0];
+// @ts-expect-error: maxOperations is a number
+kvStore(kvNs, { maxOperations: '25' });
+// @ts-expect-error: backlog() has no "waiting" figure
+kvStore(kvNs).backlog().waiting;
+

@@ -7,4 +7,5 @@
 //!
 //! It must not do I/O, read the clock or draw random numbers: time and jitter are arguments.
 
+pub mod queue_consumer;
 pub mod reply;

@@ -153,6 +153,7 @@
 mod config;
 mod dead_letters;
 mod entry;
+mod handoff;
 mod index;
 mod keepalive;
 mod listing;
@@ -171,6 +172,7 @@ pub use config::{lease_ms, OutboxConfig, DEFAULT_MAX_AGE_MS, LEASE_MARGIN_MS};
 pub use send::attempt_timeout_ms;
 pub use listing::listing_may_forget;
 pub use store_timing::{listed_entries_to_read, StoreTiming, FLUSH_STORE_MARGIN_MS};
+pub use handoff::{record_of_text, TakenTexts};
 pub use keepalive::{Farewell, FarewellSend, KEEPALIVE_MAX_BODY_BYTES};
 pub use output::{BatchId, DeadLetter, FlushReport, OutboxStats, SendOutput, StoreOp, StoreOpId, StoreOpKind};
 
@@ -300,6 +302,7 @@ impl Outbox {
             unreadable: self.unreadable,
             duplicates: self.duplicates,
             unsaved,
+            next_due_ms: self.next_due_ms(),
         }
     }
 

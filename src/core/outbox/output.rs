@@ -89,6 +89,8 @@ pub struct OutboxStats {
     pub duplicates: usize,
     /// Records and dead letters whose store write has not succeeded yet (lost if the runtime dies now).
     pub unsaved: usize,
+    /// When something is next due to be sent ([`super::Outbox::next_due_ms`]): `stats().nextDueAt`.
+    pub next_due_ms: Option<u64>,
 }
 
 /// A record the outbox gave up on, with the reason (`tracker.deadLetters()`).

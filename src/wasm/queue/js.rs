@@ -42,6 +42,7 @@ pub fn stats(queue: &Queue) -> JsValue {
         set(&out, "unsaved", &number(s.unsaved));
         set(&out, "unreadable", &number(s.unreadable));
         set(&out, "duplicates", &number(s.duplicates));
+        set(&out, "nextDueAt", &s.next_due_ms.map_or(JsValue::NULL, |ms| JsValue::from(ms as f64)));
     }
     set(&out, "durability", &JsValue::from_str(&queue.durability()));
     let error = queue.store_error.try_borrow().ok().and_then(|e| e.clone());

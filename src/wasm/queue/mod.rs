@@ -8,6 +8,7 @@
 //! - the **drain** ([`drain`]) behind `flush()` sends what is due, under the store's lock when it has one.
 
 mod drain;
+mod handoff;
 pub mod js;
 mod pump;
 mod store;
