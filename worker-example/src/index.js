@@ -44,10 +44,11 @@ export default {
   /** Queues: the usage queue's consumer (and, when configured, the dead-letter queue's, to replay it). */
   async queue(batch, env) {
     if (env.AICM_DLQ_NAME && batch.queue === env.AICM_DLQ_NAME) {
-      await replayDeadLetters(batch, env, { queue: env.AICM_QUEUE });
+      await replayDeadLetters(batch, env); // back to env.AICM_QUEUE, attempts reset
       return;
     }
-    const report = await handleQueueBatch(batch, env, { deadLetterQueue: env.AICM_DLQ });
+    // maxRetries = the consumer's max_retries in wrangler.toml: a record is re-sent before Queues would dead-letter it.
+    const report = await handleQueueBatch(batch, env, { maxRetries: Number(env.AICM_QUEUE_MAX_RETRIES || 100) });
     if (report.retried || report.deadLettered) console.warn(`aicm queue batch: ${JSON.stringify(report)}`);
   },
 
