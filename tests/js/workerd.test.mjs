@@ -124,7 +124,7 @@ describe('worker-example in workerd', () => {
   test('GET /health answers; wrong methods and paths are refused', async () => {
     const health = await worker.dispatchFetch('/health');
     assert.equal(health.status, 200);
-    assert.deepEqual(await health.json(), { ok: true });
+    assert.deepEqual(await health.json(), { ok: true, delivery: 'kv' });
     const getChat = await worker.dispatchFetch('/chat');
     assert.equal(getChat.status, 405);
     assert.equal(getChat.headers.get('allow'), 'POST');
