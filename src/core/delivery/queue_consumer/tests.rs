@@ -1,5 +1,8 @@
 //! Every decision of the Queues consumer, natively.
 
+// Test-only file (declared `#[cfg(test)] mod tests;` in queue_consumer/mod.rs); tests/source_rules.rs and the
+// project's panic checks read everything after the first `#[cfg(test)]` as test code.
+#[cfg(test)]
 use super::envelope::{encode_requeued, parse_message};
 use super::session::{Action, ConsumerConfig, ConsumerSession, MessageIn, MAX_DELAY_SECONDS};
 use crate::core::retry::HttpOutcome;
