@@ -18,6 +18,7 @@
 
 pub mod anonymize;
 pub mod batch;
+pub mod capture;
 pub mod config;
 pub(crate) mod decimal;
 pub mod delivery;
